@@ -1,0 +1,154 @@
+import { ErrorCode, RpcError } from './errors.js'
+
+/** A handler as registered: the function and the object it is called on (`this`). */
+export interface Handler {
+  readonly fn: (...args: unknown[]) => unknown
+  readonly self: unknown
+}
+
+/** Longest path accepted, in characters, and most segments. Checks are linear; no RegExp sees peer input. */
+export const MAX_PATH_LENGTH = 1024
+export const MAX_PATH_DEPTH = 32
+
+/**
+ * Names that are never a path segment, whatever was exposed: every `Object.prototype` member
+ * (`__proto__`, `constructor`, `toString`, `hasOwnProperty`, `__defineGetter__`...), `prototype`,
+ * and `then` (so that a remote proxy is never mistaken for a promise).
+ */
+const RESERVED: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype', 'then'])
+
+/** True when `segment` may name a handler or namespace. */
+export function isAllowedSegment(segment: string): boolean {
+  return segment.length > 0 && segment.length <= MAX_PATH_LENGTH && !RESERVED.has(segment) && !segment.includes('.')
+}
+
+/** True for a well-formed, non-reserved dot path (`a.b.c`). Linear in the path length. */
+export function isValidPath(path: string): boolean {
+  if (path.length === 0 || path.length > MAX_PATH_LENGTH) return false
+  let start = 0
+  let depth = 0
+  for (;;) {
+    const end = path.indexOf('.', start)
+    const segment = end === -1 ? path.slice(start) : path.slice(start, end)
+    if (++depth > MAX_PATH_DEPTH || !isAllowedSegment(segment)) return false
+    if (end === -1) return true
+    start = end + 1
+  }
+}
+
+/**
+ * The live table of what this side exposes: full dot path -> handler, in a Map (never an object
+ * walk), so a wire-supplied path can only ever find something that was registered.
+ *
+ * What `expose` registers from an object, recursively:
+ * - own enumerable data properties holding functions (handlers) or objects (namespaces);
+ * - for class instances, methods found on the prototype chain below `Object.prototype`,
+ *   called with the instance as `this`;
+ * - never accessors (getters are not run), symbol keys, reserved names, `#private` members, or
+ *   anything inside a function (functions are leaves), arrays, Maps, Dates and other built-ins.
+ * The object is read once, when exposed: later changes to it are not seen. Use `expose`, `handle`
+ * and `unhandle` to change what is callable.
+ */
+export class Namespace {
+  readonly #handlers = new Map<string, Handler>()
+
+  get size(): number {
+    return this.#handlers.size
+  }
+
+  get(path: string): Handler | undefined {
+    return this.#handlers.get(path)
+  }
+
+  paths(): string[] {
+    return [...this.#handlers.keys()]
+  }
+
+  /** Replaces the subtree at `path` ('' for the root) with what `api` exposes. */
+  expose(path: string, api: object): void {
+    if (path !== '') assertPath(path)
+    if (api === null || (typeof api !== 'object' && typeof api !== 'function')) {
+      throw new RpcError('expose() needs an object or a function', ErrorCode.InvalidArgument)
+    }
+    const collected = new Map<string, Handler>()
+    if (typeof api === 'function') {
+      if (path === '') throw new RpcError('expose() at the root needs an object', ErrorCode.InvalidArgument)
+      collected.set(path, { fn: api as Handler['fn'], self: undefined })
+    } else {
+      collect(api, path, collected, new WeakSet(), 0)
+    }
+    this.unhandle(path)
+    for (const [key, handler] of collected) this.#handlers.set(key, handler)
+  }
+
+  /** Sets one handler, replacing any handler at that exact path. */
+  handle(path: string, fn: (...args: any[]) => unknown): void {
+    assertPath(path)
+    if (typeof fn !== 'function') throw new RpcError(`handle("${path}") needs a function`, ErrorCode.InvalidArgument)
+    this.#handlers.set(path, { fn, self: undefined })
+  }
+
+  /** Removes the handler at `path` and everything below it ('' removes all). Returns how many went. */
+  unhandle(path: string): number {
+    if (path === '') {
+      const n = this.#handlers.size
+      this.#handlers.clear()
+      return n
+    }
+    const prefix = path + '.'
+    let removed = 0
+    for (const key of this.#handlers.keys()) {
+      if (key === path || key.startsWith(prefix)) {
+        this.#handlers.delete(key)
+        removed++
+      }
+    }
+    return removed
+  }
+}
+
+function assertPath(path: string): void {
+  if (typeof path !== 'string' || !isValidPath(path)) {
+    throw new RpcError(`Invalid path "${String(path)}": use non-empty dot-separated segments, none reserved (__proto__, constructor, prototype, then, Object.prototype members)`, ErrorCode.InvalidArgument)
+  }
+}
+
+function join(prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}.${key}`
+}
+
+function isNamespaceObject(value: object): boolean {
+  // Plain objects, null-prototype objects and class instances; not arrays, Maps, Dates, Promises...
+  return Object.prototype.toString.call(value) === '[object Object]' && typeof dataValue(value, 'then') !== 'function'
+}
+
+function collect(obj: object, prefix: string, out: Map<string, Handler>, seen: WeakSet<object>, depth: number): void {
+  if (seen.has(obj) || depth >= MAX_PATH_DEPTH) return
+  seen.add(obj)
+  // Own enumerable data properties first, then prototype methods (nearest wins, own wins over both).
+  const names = new Set<string>()
+  for (const key of Object.keys(obj)) names.add(key)
+  for (let proto = Object.getPrototypeOf(obj); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const key of Object.getOwnPropertyNames(proto)) names.add(key)
+  }
+  for (const key of names) {
+    if (!isAllowedSegment(key)) continue
+    const value = dataValue(obj, key)
+    const path = join(prefix, key)
+    if (typeof value === 'function') {
+      if (!out.has(path)) out.set(path, { fn: value as Handler['fn'], self: obj })
+    } else if (typeof value === 'object' && value !== null && isNamespaceObject(value) && Object.hasOwn(obj, key)) {
+      collect(value, path, out, seen, depth + 1)
+    }
+  }
+  seen.delete(obj)
+}
+
+/** The value of a data property found on `obj` or its prototype chain; undefined for accessors (never run). */
+function dataValue(obj: object, key: string): unknown {
+  for (let o: object | null = obj; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, key)
+    if (descriptor !== undefined) return 'value' in descriptor ? descriptor.value : undefined
+  }
+  return undefined
+}

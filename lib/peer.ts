@@ -1,0 +1,527 @@
+import { EventEmitter } from 'eventemitter3'
+import { nanoid } from 'nanoid'
+import { enterContext, Incoming } from './context.js'
+import { fromErrorObject, toErrorObject } from './error-wire.js'
+import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, MethodNotFoundError, RpcError } from './errors.js'
+import { HandlerPool } from './handler-pool.js'
+import { type Handler, isValidPath, Namespace } from './namespace.js'
+import { type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
+import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
+import { createRemoteProxy } from './proxy.js'
+import { type Call, TransactionManager } from './transactions.js'
+import type { Transferable, Transport } from './transport.js'
+import type { RemoteOf } from './types.js'
+
+export type PeerState = 'connecting' | 'open' | 'closed'
+
+/** Options of one solicited call. */
+export interface CallOptions<T = unknown> {
+  /** Timeout of this call in ms, overriding the peer's; 0 means none. */
+  timeout?: number
+  /** Aborting it cancels the call (CancelledError here, the handler's signal aborted there). */
+  signal?: AbortSignal
+  /** Node-style callback, for callers that prefer it to the promise. */
+  callback?: (error: Error | null, result?: T) => void
+  /** Objects in the arguments to transfer rather than copy (worker and MessagePort channels). */
+  transfer?: readonly Transferable[]
+}
+
+/** Counters of a peer, for monitoring and leak checks. */
+export interface PeerStats {
+  /** Calls made from this side still awaiting their reply. */
+  pending: number
+  /** Handlers running on this side. */
+  active: number
+  /** Incoming calls waiting for a handler slot. */
+  queued: number
+  /** Messages sent. */
+  sent: number
+  /** JSON-RPC messages received (foreign traffic is not counted). */
+  received: number
+  /** Messages ignored: late or unknown replies, malformed messages, notifications nobody handles. */
+  dropped: number
+}
+
+/** Names `peer.on()` uses for this side's own lifecycle; the other side cannot emit them. */
+export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['open', 'close', 'error'])
+
+type Listener = (...args: any[]) => void
+
+interface Held {
+  message: { jsonrpc: '2.0'; id?: number; method: string; params?: unknown }
+  transfer: readonly Transferable[] | undefined
+}
+
+const NO_TRANSFER: readonly Transferable[] = []
+
+/**
+ * One end of a channel. Both ends are alike: each may expose an API and call the other's.
+ *
+ * Lifecycle events (local only): `open` once the handshake completes, `close` with a CloseInfo,
+ * `error` for problems that have no caller to reject (a notification handler that threw...).
+ */
+export class Peer<RemoteApi = unknown> {
+  /** Random id of this peer instance, sent in the handshake. */
+  readonly id = nanoid(10)
+  /** The other side's API as a typed proxy: `await peer.remote.a.b(x)`. */
+  readonly remote: RemoteOf<RemoteApi>
+  /** Resolves when the handshake with the other side is complete; rejects if the channel closes first. */
+  readonly ready: Promise<void>
+
+  readonly #transport: Transport
+  readonly #options: ResolvedPeerOptions
+  readonly #namespace = new Namespace()
+  readonly #transactions: TransactionManager
+  readonly #pool: HandlerPool<Incoming>
+  readonly #inbound = new Map<Id, Incoming>()
+  readonly #events = new EventEmitter()
+  #state: PeerState = 'connecting'
+  #held: Held[] = []
+  #fallback: Handler | undefined
+  /** True once the other side said hello: it speaks treerpc (else: a plain JSON-RPC peer). */
+  #treerpcPeer = false
+  #resolveReady!: () => void
+  #rejectReady!: (error: Error) => void
+  #sent = 0
+  #received = 0
+  #dropped = 0
+
+  constructor(transport: Transport, options: PeerOptions = {}) {
+    this.#options = resolvePeerOptions(options)
+    this.#transport = transport
+    this.#transactions = new TransactionManager((call) => this.#abandon(call))
+    this.#pool = new HandlerPool(this.#options.concurrency, this.#options.maxQueue, (entry) => this.#run(entry))
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve
+      this.#rejectReady = reject
+    })
+    // Nobody may be awaiting `ready`: its rejection must never be an unhandled one.
+    this.ready.catch(() => {})
+    this.remote = createRemoteProxy((path, args) => this.#call(path, args, undefined).promise) as RemoteOf<RemoteApi>
+    if (options.expose !== undefined) this.#namespace.expose('', options.expose)
+    transport.onMessage(this.#onMessage)
+    transport.onClose((info) => this.#shutdown(info, false))
+    if (this.#options.handshake) this.#sendHello(false)
+    else this.#open()
+  }
+
+  get state(): PeerState {
+    return this.#state
+  }
+
+  get stats(): PeerStats {
+    return {
+      pending: this.#transactions.size,
+      active: this.#pool.active,
+      queued: this.#pool.queued,
+      sent: this.#sent,
+      received: this.#received,
+      dropped: this.#dropped,
+    }
+  }
+
+  /** The paths this side currently exposes. */
+  get exposed(): string[] {
+    return this.#namespace.paths()
+  }
+
+  // ---- calling the other side ----------------------------------------------------------------
+
+  /** Calls `path` on the other side. The returned Call is a promise with `id`, `state` and `cancel()`. */
+  call<T = any>(path: string, args: readonly unknown[] = [], options?: CallOptions<T>): Call<T> {
+    const call = this.#call<T>(path, args, options)
+    if (options?.callback !== undefined) {
+      const callback = options.callback
+      call.promise.then((value) => callback(null, value), (error) => callback(error as Error))
+    }
+    return call
+  }
+
+  /** Sends an unsolicited call: no reply, no pending entry. Throws ChannelClosedError once closed. */
+  notify(path: string, ...args: unknown[]): void {
+    this.#assertOpenable()
+    this.#send({ jsonrpc: '2.0', method: path, params: args }, undefined)
+  }
+
+  /** Emits `name` to the other side's `peer.on(name)` listeners. Lifecycle names are refused. */
+  emit(name: string, ...args: unknown[]): void {
+    if (typeof name !== 'string' || LIFECYCLE_EVENTS.has(name)) {
+      throw new RpcError(`"${String(name)}" is a lifecycle event of each side and cannot be emitted to the other`, ErrorCode.InvalidArgument)
+    }
+    this.#assertOpenable()
+    this.#send({ jsonrpc: '2.0', method: Method.Event, params: [name, ...args] }, undefined)
+  }
+
+  /** Listens to an event from the other side, or to a lifecycle event of this side. Returns the unsubscribe. */
+  on(name: string, listener: Listener): () => void {
+    this.#events.on(name, listener)
+    return () => this.#events.off(name, listener)
+  }
+
+  once(name: string, listener: Listener): () => void {
+    this.#events.once(name, listener)
+    return () => this.#events.off(name, listener)
+  }
+
+  off(name: string, listener?: Listener): void {
+    this.#events.off(name, listener)
+  }
+
+  // ---- what this side exposes ----------------------------------------------------------------
+
+  /** Adds or replaces the subtree at `path` with `api` (`expose(api)` replaces the whole root). */
+  expose(path: string, api: object): void
+  expose(api: object): void
+  expose(pathOrApi: string | object, api?: object): void {
+    if (typeof pathOrApi === 'string') this.#namespace.expose(pathOrApi, api as object)
+    else this.#namespace.expose('', pathOrApi)
+  }
+
+  /** Sets the handler of one path. */
+  handle(path: string, fn: (...args: any[]) => unknown): void {
+    this.#namespace.handle(path, fn)
+  }
+
+  /** Removes the handler at `path` and everything below it. Returns how many handlers went. */
+  unhandle(path: string): number {
+    return this.#namespace.unhandle(path)
+  }
+
+  /** Receives calls to paths nobody handles, as `(path, args)`; `undefined` removes it. */
+  fallback(fn: ((path: string, args: unknown[]) => unknown) | undefined): void {
+    this.#fallback = fn === undefined ? undefined : { fn: fn as Handler['fn'], self: undefined }
+  }
+
+  /**
+   * Closes the channel: pending calls reject with ChannelClosedError, queued handlers are dropped,
+   * running handlers see their signal aborted, and the other side is told. Idempotent.
+   */
+  close(): void {
+    this.#shutdown({ reason: 'closed by this side' }, true)
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #call<T>(path: string, args: readonly unknown[], options: CallOptions<T> | undefined): Call<T> {
+    const timeout = options?.timeout ?? this.#options.timeout
+    const call = this.#transactions.open<T>(String(path), timeout, options?.signal)
+    if (call.state !== 'pending') return call
+    if (this.#state === 'closed') {
+      this.#transactions.fail(call, new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the channel is closed' }))
+    } else if (this.#transactions.size > this.#options.maxPending) {
+      this.#transactions.fail(call, new BusyError(`Cannot call "${path}": ${this.#options.maxPending} calls are already pending (options.maxPending)`))
+    } else {
+      try {
+        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path, params: Array.isArray(args) ? args : [...args] }, options?.transfer)
+      } catch (error) {
+        this.#transactions.fail(call, unsendable(`Arguments of "${path}" could not be sent`, error))
+      }
+    }
+    return call
+  }
+
+  #assertOpenable(): void {
+    if (this.#state === 'closed') throw new ChannelClosedError('Cannot send', { reason: 'the channel is closed' })
+  }
+
+  /** Sends now, or holds the message until the handshake completes. Throws when it cannot be sent. */
+  #send(message: Held['message'], transfer: readonly Transferable[] | undefined): void {
+    if (this.#state === 'open') {
+      this.#transport.send(message, transfer ?? NO_TRANSFER)
+      this.#sent++
+    } else if (this.#held.length >= this.#options.maxPending) {
+      throw new BusyError(`${this.#held.length} messages are already waiting for the handshake (options.maxPending)`)
+    } else {
+      this.#held.push({ message, transfer })
+    }
+  }
+
+  /** Sends a reply or protocol message directly; never throws. Returns the send error, if any. */
+  #sendRaw(message: object): unknown {
+    if (this.#state === 'closed') return undefined
+    try {
+      this.#transport.send(message, NO_TRANSFER)
+      this.#sent++
+      return undefined
+    } catch (error) {
+      return error ?? new Error('send failed')
+    }
+  }
+
+  #sendHello(ack: boolean): void {
+    const params: HelloParams = { v: PROTOCOL_VERSION, peer: this.id, ack }
+    this.#sendRaw({ jsonrpc: '2.0', method: Method.Hello, params })
+  }
+
+  #open(): void {
+    if (this.#state !== 'connecting') return
+    this.#state = 'open'
+    const held = this.#held
+    this.#held = []
+    for (const { message, transfer } of held) {
+      const id = message.id
+      // A call that timed out or was cancelled while held is not sent at all.
+      if (id !== undefined && !this.#transactions.has(id)) continue
+      try {
+        this.#transport.send(message, transfer ?? NO_TRANSFER)
+        this.#sent++
+      } catch (error) {
+        if (id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${message.method}" could not be sent`, error))
+        else this.#error(unsendable(`Notification "${message.method}" could not be sent`, error))
+      }
+    }
+    this.#resolveReady()
+    this.#events.emit('open')
+  }
+
+  /** A call given up on this side (timeout, cancel): ask the other side to stop its handler. */
+  #abandon(call: Call<unknown>): void {
+    if (this.#state !== 'open') return // still held (never sent) or the channel is gone
+    const method = this.#treerpcPeer || this.#options.handshake ? Method.Cancel : Method.ForeignCancel
+    this.#sendRaw({ jsonrpc: '2.0', method, params: { id: call.id } })
+  }
+
+  #error(error: unknown): void {
+    this.#events.emit('error', error)
+  }
+
+  readonly #onMessage = (message: unknown): void => {
+    // Traffic that is not JSON-RPC belongs to the application sharing the channel: not ours to count.
+    if (this.#state === 'closed' || !isJsonRpc(message)) return
+    this.#received++
+    try {
+      this.#dispatch(message)
+    } catch (error) {
+      // Only a bug of ours or a throwing listener can get here; never let it escape into the transport.
+      this.#dropped++
+      this.#error(error)
+    }
+  }
+
+  #dispatch(message: { [key: string]: unknown }): void {
+    const method = message.method
+    const id = message.id
+    if (method === undefined) {
+      this.#onResponse(message, id)
+    } else if (typeof method !== 'string') {
+      this.#reject(isId(id) ? id : null, WireCode.InvalidRequest, 'Invalid request: method must be a string')
+    } else if (id !== undefined && id !== null) {
+      if (isId(id)) this.#onRequest(id, method, message.params)
+      else this.#reject(null, WireCode.InvalidRequest, 'Invalid request: id must be a string or a finite number')
+    } else {
+      this.#onNotification(method, message.params)
+    }
+  }
+
+  #onResponse(message: { [key: string]: unknown }, id: unknown): void {
+    if (this.#state === 'connecting' && !this.#options.handshake) this.#open()
+    let settled: boolean
+    if ('result' in message) {
+      settled = this.#transactions.resolve(id, message.result)
+    } else if (typeof message.error === 'object' && message.error !== null) {
+      const error = message.error as ErrorObject
+      const call = this.#transactions.get(id)
+      settled = call !== undefined && this.#transactions.reject(id, fromErrorObject(error, call.path))
+    } else {
+      settled = false
+    }
+    if (!settled) this.#dropped++
+  }
+
+  #onRequest(id: Id, method: string, params: unknown): void {
+    // A plain JSON-RPC peer proves it is there by calling us; a treerpc peer always says hello first.
+    if (this.#state === 'connecting') this.#open()
+    const args = toArgs(params)
+    if (args === undefined) return this.#reject(id, WireCode.InvalidParams, `Invalid params for "${method}": expected an array or an object`)
+    if (this.#inbound.has(id)) return this.#reject(id, WireCode.InvalidRequest, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
+    const handler = this.#resolve(method, args)
+    if (handler === undefined) return this.#reject(id, WireCode.MethodNotFound, `Method not found: "${method.slice(0, 200)}"`)
+    const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
+    this.#inbound.set(id, entry)
+    if (!this.#pool.submit(entry)) {
+      this.#inbound.delete(id)
+      this.#reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${method}" was not run`)
+    }
+  }
+
+  #onNotification(method: string, params: unknown): void {
+    switch (method) {
+      case Method.Hello:
+        return this.#onHello(params)
+      case Method.Cancel:
+      case Method.ForeignCancel:
+        return this.#onCancel(params, method === Method.ForeignCancel)
+      case Method.Event:
+        return this.#onEvent(params)
+      case Method.Close:
+        return this.#shutdown({ reason: 'the other side closed the channel' }, false)
+    }
+    if (this.#state === 'connecting') this.#open()
+    // Unknown protocol notifications, and LSP's optional `$/` ones, are ignored.
+    if (method.startsWith('rpc.') || method.startsWith('$/')) return void this.#dropped++
+    const args = toArgs(params)
+    const handler = args === undefined ? undefined : this.#resolve(method, args)
+    if (handler === undefined || args === undefined) {
+      this.#dropped++
+      return this.#error(new MethodNotFoundError(`Notification "${method.slice(0, 200)}" has no handler`, method))
+    }
+    const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler)
+    if (!this.#pool.submit(entry)) {
+      this.#dropped++
+      this.#error(new BusyError(`Notification "${method}" dropped: the handler pool and its queue are full`))
+    }
+  }
+
+  #resolve(method: string, args: unknown[]): Handler | undefined {
+    const handler = this.#namespace.get(method)
+    if (handler !== undefined) return handler
+    if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method) && args !== undefined) return this.#fallback
+    return undefined
+  }
+
+  #onHello(params: unknown): void {
+    if (typeof params !== 'object' || params === null) return void this.#dropped++
+    const hello = params as Partial<HelloParams>
+    this.#treerpcPeer = true
+    if (hello.ack !== true) this.#sendHello(true)
+    this.#open()
+  }
+
+  #onCancel(params: unknown, foreign: boolean): void {
+    const id = typeof params === 'object' && params !== null ? (params as { id?: unknown }).id : undefined
+    const entry = isId(id) ? this.#inbound.get(id) : undefined
+    if (entry === undefined || entry.cancelled) return
+    entry.cancelled = true
+    entry.foreignCancel = foreign
+    if (!entry.started) {
+      // Still queued: it never runs.
+      this.#pool.drop(entry)
+      this.#inbound.delete(entry.id!)
+      if (foreign) this.#reject(entry.id!, WireCode.RequestCancelled, 'Request cancelled')
+    } else {
+      entry.abort(new RpcError(`Call "${entry.path}" was cancelled by the caller`, ErrorCode.Cancelled))
+    }
+  }
+
+  #onEvent(params: unknown): void {
+    if (!Array.isArray(params) || typeof params[0] !== 'string' || LIFECYCLE_EVENTS.has(params[0])) return void this.#dropped++
+    try {
+      this.#events.emit.apply(this.#events, params as [string, ...unknown[]])
+    } catch (error) {
+      // A listener that throws is this side's problem, never the sender's.
+      this.#error(error)
+    }
+  }
+
+  #run(entry: Incoming): void {
+    entry.started = true
+    const previous = enterContext(entry)
+    let result: unknown
+    try {
+      result = entry.handler.fn.apply(entry.handler.self, entry.args)
+    } catch (error) {
+      enterContext(previous)
+      return this.#finish(entry, false, error)
+    }
+    enterContext(previous)
+    if (isThenable(result)) {
+      try {
+        result.then((value) => this.#finish(entry, true, value), (error) => this.#finish(entry, false, error))
+      } catch (error) {
+        this.#finish(entry, false, error)
+      }
+    } else {
+      this.#finish(entry, true, result)
+    }
+  }
+
+  #finish(entry: Incoming, ok: boolean, value: unknown): void {
+    if (entry.finished) return // a misbehaving thenable settled twice
+    entry.finished = true
+    this.#reply(entry, ok, value)
+    this.#pool.release()
+  }
+
+  #reply(entry: Incoming, ok: boolean, value: unknown): void {
+    const id = entry.id
+    if (id === undefined) {
+      if (!ok) this.#error(value)
+      return
+    }
+    this.#inbound.delete(id)
+    if (this.#state === 'closed') return
+    if (entry.cancelled) {
+      if (entry.foreignCancel) this.#reject(id, WireCode.RequestCancelled, 'Request cancelled')
+      return
+    }
+    if (ok) {
+      const failure = this.#sendRaw({ jsonrpc: '2.0', id, result: value })
+      if (failure !== undefined) {
+        this.#reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)
+      }
+    } else if (this.#sendRaw({ jsonrpc: '2.0', id, error: toErrorObject(value) }) !== undefined) {
+      this.#reject(id, WireCode.HandlerError, `Handler "${entry.path}" failed with an error that could not be sent: ${messageOf(value)}`)
+    }
+  }
+
+  /** Replies to `id` with a protocol error. */
+  #reject(id: Id | null, code: number, message: string): void {
+    if (id === null) this.#dropped++
+    this.#sendRaw({ jsonrpc: '2.0', id, error: { code, message } })
+  }
+
+  /**
+   * The one way a peer ends, in a fixed order: state, notice to the other side, pending calls,
+   * queued and running handlers, the transport, then the local `close` event.
+   */
+  #shutdown(info: CloseInfo, notify: boolean): void {
+    if (this.#state === 'closed') return
+    const wasOpen = this.#state === 'open'
+    if (notify && wasOpen) this.#sendRaw({ jsonrpc: '2.0', method: Method.Close })
+    this.#state = 'closed'
+    const error = new ChannelClosedError('Channel closed', info)
+    this.#held = []
+    this.#transactions.rejectAll(error)
+    for (const entry of this.#pool.clear()) if (entry.id !== undefined) this.#inbound.delete(entry.id)
+    for (const entry of this.#inbound.values()) entry.abort(error)
+    this.#inbound.clear()
+    if (!wasOpen) this.#rejectReady(error)
+    try {
+      this.#transport.close()
+    } catch (closeError) {
+      this.#error(closeError)
+    }
+    this.#events.emit('close', info)
+  }
+}
+
+function toArgs(params: unknown): unknown[] | undefined {
+  if (params === undefined) return []
+  if (Array.isArray(params)) return params
+  if (typeof params === 'object' && params !== null) return [params]
+  return undefined
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+}
+
+function unsendable(message: string, cause: unknown): RpcError {
+  return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'function') return 'a function'
+  if (typeof value !== 'object') return typeof value
+  return Object.prototype.toString.call(value).slice(8, -1)
+}
+
+/** Creates a peer over `transport`. `RemoteApi` is the type of what the other side exposes. */
+export function createPeer<RemoteApi = unknown>(transport: Transport, options?: PeerOptions): Peer<RemoteApi> {
+  return new Peer<RemoteApi>(transport, options)
+}

@@ -1,0 +1,34 @@
+import type { CloseInfo } from './errors.js'
+
+/** Something the channel can move instead of copying: an ArrayBuffer or a MessagePort. */
+export type Transferable = ArrayBuffer | { postMessage(message: unknown): void }
+
+/**
+ * The one interface between the engine and a channel. A transport moves message objects; it knows
+ * nothing of calls, paths or ids. Each channel (memory pair, Worker, child process, stream...) is one
+ * small class implementing it.
+ *
+ * Contract:
+ * - `send` delivers in order or throws synchronously (e.g. a DataCloneError for an unsendable value,
+ *   which then fails only the one call that carried it). After close it is a no-op.
+ * - `onMessage` / `onClose` are set once, by the peer that owns the transport, before any delivery.
+ * - The close listener fires exactly once, whoever closed the channel (this side, the other side, or
+ *   the process or thread at the other end dying), with what is known of why.
+ * - `close` is idempotent, releases every listener and handle the transport holds, and does not by
+ *   itself kill a process or thread.
+ */
+export interface Transport {
+  send(message: unknown, transfer?: readonly Transferable[]): void
+  onMessage(listener: (message: unknown) => void): void
+  onClose(listener: (info: CloseInfo) => void): void
+  close(): void
+  /** Optional facts about the channel the engine may use. */
+  readonly capabilities?: TransportCapabilities
+}
+
+export interface TransportCapabilities {
+  /** True when values are structured-cloned (Map, Date, typed arrays survive); false for JSON. */
+  readonly structuredClone?: boolean
+  /** True when transfer lists are honoured (ArrayBuffers move instead of being copied). */
+  readonly transfer?: boolean
+}
