@@ -95,6 +95,8 @@ export interface CloseInfo {
   exitCode?: number | null
   /** Signal that ended the process at the other end, or null. */
   signal?: string | null
+  /** True when this side closed the channel (`close()`), false or absent when the other side or the channel did. */
+  local?: boolean
   /** The transport error that closed the channel, if any. */
   error?: unknown
 }

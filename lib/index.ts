@@ -1,24 +1,17 @@
-export { createPeer, Peer, LIFECYCLE_EVENTS } from './peer.js'
-export type { CallOptions, PeerState, PeerStats } from './peer.js'
-export type { PeerOptions } from './options.js'
-export { Call } from './transactions.js'
-export type { CallState } from './transactions.js'
-export { callContext } from './context.js'
-export type { CallContext } from './context.js'
-export {
-  BusyError,
-  CancelledError,
-  ChannelClosedError,
-  ErrorCode,
-  MethodNotFoundError,
-  RemoteError,
-  RpcError,
-  TimeoutError,
-} from './errors.js'
-export type { CloseInfo } from './errors.js'
-export type { Transport, TransportCapabilities, Transferable } from './transport.js'
-export type { AnyRemote, Remote, RemoteFunction, RemoteObject, RemoteOf } from './types.js'
-export { isValidPath } from './namespace.js'
-export { WireCode, Method as ProtocolMethod } from './protocol.js'
-export type { Message, Request, Notification, Response, ErrorObject } from './protocol.js'
-export { createMemoryPair, MemoryTransport } from './transports/memory.js'
+/**
+ * `treerpc`: everything, for Node.js (child processes, worker threads, streams, Electron main).
+ * Browsers and renderers import `treerpc/web`, which has no Node imports.
+ */
+export * from './web.js'
+export { spawnChild, spawnWorker } from './spawn.js'
+export type { ChildHandle, ExitInfo, Handle, HandleOptions, SpawnChildOptions, SpawnWorkerOptions, WorkerHandle } from './spawn.js'
+export { connectParent } from './connect-parent.js'
+export type { ConnectParentOptions } from './connect-parent.js'
+export { IpcTransport, childProcessTransport, parentProcessTransport } from './transports/ipc.js'
+export type { IpcChannel, IpcTransportOptions } from './transports/ipc.js'
+export { WorkerTransport, NodePortTransport } from './transports/worker.js'
+export type { PortTransportOptions } from './transports/worker.js'
+export { StreamTransport } from './transports/stream.js'
+export type { StreamTransportOptions } from './transports/stream.js'
+export { MessagePortMainTransport, IpcMainTransport } from './transports/electron.js'
+export type { IpcMainEventLike, IpcMainLike, IpcMainTransportOptions, MessagePortMainLike, WebContentsLike } from './transports/electron.js'

@@ -80,6 +80,8 @@ export class Peer<RemoteApi = unknown> {
   #fallback: Handler | undefined
   /** True once the other side said hello: it speaks treerpc (else: a plain JSON-RPC peer). */
   #treerpcPeer = false
+  /** The channel serializes with JSON, not structured clone. */
+  readonly #jsonOnly: boolean
   #resolveReady!: () => void
   #rejectReady!: (error: Error) => void
   #sent = 0
@@ -89,6 +91,7 @@ export class Peer<RemoteApi = unknown> {
   constructor(transport: Transport, options: PeerOptions = {}) {
     this.#options = resolvePeerOptions(options)
     this.#transport = transport
+    this.#jsonOnly = transport.capabilities?.structuredClone === false
     this.#transactions = new TransactionManager((call) => this.#abandon(call))
     this.#pool = new HandlerPool(this.#options.concurrency, this.#options.maxQueue, (entry) => this.#run(entry))
     this.ready = new Promise((resolve, reject) => {
@@ -197,7 +200,7 @@ export class Peer<RemoteApi = unknown> {
    * running handlers see their signal aborted, and the other side is told. Idempotent.
    */
   close(): void {
-    this.#shutdown({ reason: 'closed by this side' }, true)
+    this.#shutdown({ reason: 'closed by this side', local: true }, true)
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -455,7 +458,9 @@ export class Peer<RemoteApi = unknown> {
       return
     }
     if (ok) {
-      const failure = this.#sendRaw({ jsonrpc: '2.0', id, result: value })
+      // JSON drops an undefined member, and JSON-RPC requires `result`: send null instead.
+      const result = value === undefined && this.#jsonOnly ? null : value
+      const failure = this.#sendRaw({ jsonrpc: '2.0', id, result })
       if (failure !== undefined) {
         this.#reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)
       }
@@ -506,7 +511,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
 }
 
+/** A send failure as the caller sees it: a transport's own RpcError (Busy, MessageTooLarge) passes through. */
 function unsendable(message: string, cause: unknown): RpcError {
+  if (cause instanceof RpcError) return cause
   return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
 }
 

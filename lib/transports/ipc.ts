@@ -1,0 +1,182 @@
+import type { ChildProcess } from 'node:child_process'
+import { BusyError, type CloseInfo } from '../errors.js'
+import type { Transport } from '../transport.js'
+
+/** The part of a `ChildProcess` (parent side) and of `process` (child side) an IPC transport uses. */
+export interface IpcChannel {
+  send?(message: unknown, sendHandle?: undefined, options?: object, callback?: (error: Error | null) => void): boolean
+  on(event: string, listener: (...args: any[]) => void): unknown
+  off(event: string, listener: (...args: any[]) => void): unknown
+  disconnect?(): void
+  readonly connected?: boolean
+}
+
+export interface IpcTransportOptions {
+  /** How the channel was forked: 'json' (default) or 'advanced' (structured clone). */
+  serialization?: 'json' | 'advanced'
+  /** Most messages queued here while Node's own IPC backlog is full; past it, sends fail with BusyError. Default 65536. */
+  maxQueue?: number
+}
+
+/**
+ * JSON-RPC over Node's child-process IPC channel, on either side: the parent's `ChildProcess` or the
+ * child's `process`.
+ *
+ * - Back-pressure: when `send()` returns false, later messages wait here (bounded) and go out, in
+ *   order, as Node drains its backlog; none is dropped.
+ * - Closing: on the parent side the close notification waits for the child's `exit` (so that the
+ *   error carries its exit code or signal), or fires 200 ms after `disconnect` if the child stays alive.
+ *   On the child side it fires on `disconnect` (the parent is gone or let go).
+ * - `close()` flushes what is queued and then disconnects the channel; it never kills the process.
+ * - Transfer lists are ignored: IPC copies everything (with 'advanced', by structured clone).
+ */
+export class IpcTransport implements Transport {
+  readonly capabilities: { structuredClone: boolean; transfer: false }
+  readonly #channel: IpcChannel
+  readonly #maxQueue: number
+  readonly #isChild: boolean
+  #queue: unknown[] = []
+  #blocked = false
+  #inflight = 0
+  #closing = false
+  #closed = false
+  #disconnectTimer: ReturnType<typeof setTimeout> | undefined
+  #onMessage: (message: unknown) => void = () => {}
+  #onClose: (info: CloseInfo) => void = () => {}
+  #error: unknown
+
+  constructor(channel: IpcChannel, options: IpcTransportOptions = {}) {
+    if (typeof channel.send !== 'function') {
+      throw new TypeError('IpcTransport needs a process or ChildProcess with an IPC channel (fork it, or spawn with stdio "ipc")')
+    }
+    this.#channel = channel
+    this.#maxQueue = options.maxQueue ?? 65_536
+    this.#isChild = channel === (globalThis as { process?: unknown }).process
+    this.capabilities = { structuredClone: options.serialization === 'advanced', transfer: false }
+    channel.on('message', this.#message)
+    channel.on('disconnect', this.#disconnect)
+    channel.on('error', this.#errorEvent)
+    if (!this.#isChild) channel.on('exit', this.#exit)
+  }
+
+  send(message: unknown): void {
+    if (this.#closing) return
+    if (this.#blocked) {
+      if (this.#queue.length >= this.#maxQueue) {
+        throw new BusyError(`IPC send queue is full (${this.#maxQueue} messages waiting for the channel to drain)`)
+      }
+      this.#queue.push(message)
+      return
+    }
+    this.#write(message)
+  }
+
+  onMessage(listener: (message: unknown) => void): void {
+    this.#onMessage = listener
+  }
+
+  onClose(listener: (info: CloseInfo) => void): void {
+    this.#onClose = listener
+  }
+
+  close(): void {
+    if (this.#closing) return
+    this.#closing = true
+    this.#channel.off('message', this.#message)
+    this.#release()
+    this.#end({ reason: 'closed by this side' })
+  }
+
+  #write(message: unknown): void {
+    this.#inflight++
+    let ok: boolean
+    try {
+      // Serialization errors (a BigInt in JSON, a function under 'advanced') throw here, synchronously.
+      ok = this.#channel.send!(message, undefined, {}, this.#sent)
+    } catch (error) {
+      this.#inflight--
+      throw error
+    }
+    if (!ok) this.#blocked = true
+  }
+
+  // Node calls this once the message is handed to the OS (or failed: the channel closed).
+  readonly #sent = (): void => {
+    this.#inflight--
+    if (this.#blocked && this.#inflight === 0) {
+      this.#blocked = false
+      const queue = this.#queue
+      this.#queue = []
+      for (let i = 0; i < queue.length; i++) {
+        if (this.#blocked) {
+          this.#queue = queue.slice(i).concat(this.#queue)
+          break
+        }
+        try {
+          this.#write(queue[i])
+        } catch {
+          // Serialization of a queued message was checked when it failed before: cannot happen twice.
+        }
+      }
+    }
+    if (this.#closing) this.#release()
+  }
+
+  /** Disconnects once everything queued has been written, so a closing side never loses its last replies. */
+  #release(): void {
+    if (this.#inflight > 0 || this.#queue.length > 0) return
+    const channel = this.#channel
+    if (channel.connected && typeof channel.disconnect === 'function') {
+      try {
+        channel.disconnect()
+      } catch {
+        // Already disconnected.
+      }
+    }
+  }
+
+  readonly #message = (message: unknown): void => {
+    if (!this.#closing) this.#onMessage(message)
+  }
+
+  readonly #errorEvent = (error: unknown): void => {
+    this.#error = error
+  }
+
+  readonly #disconnect = (): void => {
+    if (this.#isChild) return this.#end({ reason: 'the parent process disconnected' })
+    // The child may be exiting: give its exit a moment to arrive so the error can carry code and signal.
+    this.#disconnectTimer ??= setTimeout(() => this.#end({ reason: 'the child process disconnected' }), 200)
+    this.#disconnectTimer.unref?.()
+  }
+
+  readonly #exit = (code: number | null, signal: string | null): void => {
+    this.#end({ reason: 'the child process exited', exitCode: code, signal })
+  }
+
+  #end(info: CloseInfo): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closing = true
+    if (this.#disconnectTimer !== undefined) clearTimeout(this.#disconnectTimer)
+    const channel = this.#channel
+    channel.off('message', this.#message)
+    channel.off('disconnect', this.#disconnect)
+    channel.off('exit', this.#exit)
+    // Keep swallowing late 'error' events (EPIPE after exit) once closed: removing the listener would crash.
+    if (this.#error !== undefined && info.error === undefined) info = { ...info, error: this.#error }
+    this.#onClose(info)
+  }
+}
+
+/** The parent side of a forked child's IPC channel. */
+export function childProcessTransport(child: ChildProcess, options?: IpcTransportOptions): IpcTransport {
+  return new IpcTransport(child as unknown as IpcChannel, options)
+}
+
+/** The child side: this process's channel to the parent that forked it. */
+export function parentProcessTransport(options: IpcTransportOptions = {}): IpcTransport {
+  // Node tells a forked child how its channel serializes.
+  const serialization = options.serialization ?? (process.env.NODE_CHANNEL_SERIALIZATION_MODE === 'advanced' ? 'advanced' : 'json')
+  return new IpcTransport(process as unknown as IpcChannel, { ...options, serialization })
+}

@@ -1,0 +1,146 @@
+import type { Readable, Writable } from 'node:stream'
+import { type CloseInfo, ErrorCode, RpcError } from '../errors.js'
+import type { Transport } from '../transport.js'
+
+export interface StreamTransportOptions {
+  /** Largest message accepted or sent, in bytes of JSON. Default 64 MiB. */
+  maxMessageSize?: number
+  /** Largest header block accepted, in bytes. Default 8 KiB. */
+  maxHeaderSize?: number
+}
+
+const SEPARATOR = Buffer.from('\r\n\r\n')
+
+/**
+ * JSON-RPC over a byte stream pair (a child's stdio, a `net.Socket`, a Unix socket or named pipe),
+ * framed as in LSP: `Content-Length: N\r\n\r\n` then N bytes of UTF-8 JSON. This is what
+ * vscode-jsonrpc's StreamMessageReader/Writer speak.
+ *
+ * Robust to frames split across chunks or merged into one. A frame over `maxMessageSize`, a header
+ * block without a valid Content-Length, or a body that is not JSON cannot be resynchronised: the
+ * transport closes with an RpcError saying which (`RPC_MESSAGE_TOO_LARGE` or `RPC_INVALID_REQUEST`),
+ * and never buffers more than one frame. Sending a message over the limit throws `RPC_MESSAGE_TOO_LARGE`
+ * and fails only that call.
+ */
+export class StreamTransport implements Transport {
+  readonly capabilities = { structuredClone: false, transfer: false }
+  readonly #input: Readable
+  readonly #output: Writable
+  readonly #maxMessageSize: number
+  readonly #maxHeaderSize: number
+  #buffer: Buffer = Buffer.alloc(0)
+  /** Body length of the frame being read, or -1 while reading headers. */
+  #bodyLength = -1
+  #closed = false
+  #onMessage: (message: unknown) => void = () => {}
+  #onClose: (info: CloseInfo) => void = () => {}
+
+  constructor(input: Readable, output: Writable, options: StreamTransportOptions = {}) {
+    this.#input = input
+    this.#output = output
+    this.#maxMessageSize = options.maxMessageSize ?? 64 * 1024 * 1024
+    this.#maxHeaderSize = options.maxHeaderSize ?? 8 * 1024
+    input.on('data', this.#data)
+    input.on('end', this.#ended)
+    input.on('close', this.#ended)
+    input.on('error', this.#failed)
+    output.on('error', this.#failed)
+    output.on('close', this.#ended)
+  }
+
+  send(message: unknown): void {
+    if (this.#closed) return
+    const body = JSON.stringify(message)
+    const length = Buffer.byteLength(body, 'utf8')
+    if (length > this.#maxMessageSize) {
+      throw new RpcError(`Message of ${length} bytes exceeds maxMessageSize (${this.#maxMessageSize} bytes)`, ErrorCode.MessageTooLarge)
+    }
+    this.#output.write(`Content-Length: ${length}\r\n\r\n${body}`)
+  }
+
+  onMessage(listener: (message: unknown) => void): void {
+    this.#onMessage = listener
+  }
+
+  onClose(listener: (info: CloseInfo) => void): void {
+    this.#onClose = listener
+  }
+
+  /** Stops reading and ends the output stream (after what was written is flushed). */
+  close(): void {
+    if (this.#closed) return
+    this.#end({ reason: 'closed by this side' })
+  }
+
+  readonly #data = (chunk: Buffer | string): void => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk
+    this.#buffer = this.#buffer.length === 0 ? bytes : Buffer.concat([this.#buffer, bytes])
+    while (!this.#closed) {
+      if (this.#bodyLength < 0) {
+        const end = this.#buffer.indexOf(SEPARATOR)
+        if (end === -1) {
+          if (this.#buffer.length > this.#maxHeaderSize) return this.#protocolError('Header block too long or missing its blank line', ErrorCode.InvalidRequest)
+          return
+        }
+        const length = parseContentLength(this.#buffer.subarray(0, end).toString('ascii'))
+        if (length === undefined) return this.#protocolError('Frame without a valid Content-Length header', ErrorCode.InvalidRequest)
+        if (length > this.#maxMessageSize) {
+          return this.#protocolError(`Incoming frame of ${length} bytes exceeds maxMessageSize (${this.#maxMessageSize} bytes)`, ErrorCode.MessageTooLarge)
+        }
+        this.#bodyLength = length
+        this.#buffer = this.#buffer.subarray(end + SEPARATOR.length)
+      }
+      if (this.#buffer.length < this.#bodyLength) return
+      const body = this.#buffer.subarray(0, this.#bodyLength).toString('utf8')
+      this.#buffer = this.#buffer.subarray(this.#bodyLength)
+      this.#bodyLength = -1
+      let message: unknown
+      try {
+        message = JSON.parse(body)
+      } catch {
+        return this.#protocolError('Frame body is not valid JSON', ErrorCode.InvalidRequest)
+      }
+      this.#onMessage(message)
+    }
+  }
+
+  readonly #ended = (): void => {
+    this.#end({ reason: 'the stream ended' })
+  }
+
+  readonly #failed = (error: unknown): void => {
+    this.#end({ reason: 'the stream failed', error })
+  }
+
+  #protocolError(message: string, code: string): void {
+    this.#end({ reason: message, error: new RpcError(message, code) })
+  }
+
+  #end(info: CloseInfo): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#buffer = Buffer.alloc(0)
+    this.#input.off('data', this.#data)
+    this.#input.off('end', this.#ended)
+    this.#input.off('close', this.#ended)
+    this.#output.off('close', this.#ended)
+    // 'error' listeners stay: an unhandled stream error would crash the process after close.
+    this.#input.pause()
+    this.#output.end()
+    this.#onClose(info)
+  }
+}
+
+/** Reads `Content-Length` from a header block (other headers, such as Content-Type, are allowed). */
+function parseContentLength(headers: string): number | undefined {
+  let length: number | undefined
+  for (const line of headers.split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon === -1) return undefined
+    if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue
+    const value = line.slice(colon + 1).trim()
+    if (!/^\d{1,12}$/.test(value)) return undefined
+    length = Number(value)
+  }
+  return length
+}

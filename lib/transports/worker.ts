@@ -1,0 +1,129 @@
+import type { MessagePort as NodeMessagePort, Worker } from 'node:worker_threads'
+import type { CloseInfo } from '../errors.js'
+import type { Transferable, Transport } from '../transport.js'
+
+/**
+ * The parent side of a `worker_threads` Worker. Messages are structured-cloned; transfer lists move
+ * ArrayBuffers and MessagePorts. The close notification fires on the worker's `exit` with its exit
+ * code (after an uncaught exception, with that error as the cause). `close()` detaches from the
+ * worker; it never terminates it.
+ */
+export class WorkerTransport implements Transport {
+  readonly capabilities = { structuredClone: true, transfer: true }
+  readonly #worker: Worker
+  #closed = false
+  #error: unknown
+  #onMessage: (message: unknown) => void = () => {}
+  #onClose: (info: CloseInfo) => void = () => {}
+
+  constructor(worker: Worker) {
+    this.#worker = worker
+    worker.on('message', this.#message)
+    worker.on('error', this.#errorEvent)
+    worker.on('exit', this.#exit)
+  }
+
+  send(message: unknown, transfer?: readonly Transferable[]): void {
+    if (this.#closed) return
+    this.#worker.postMessage(message, transfer as never)
+  }
+
+  onMessage(listener: (message: unknown) => void): void {
+    this.#onMessage = listener
+  }
+
+  onClose(listener: (info: CloseInfo) => void): void {
+    this.#onClose = listener
+  }
+
+  close(): void {
+    this.#end({ reason: 'closed by this side' })
+  }
+
+  readonly #message = (message: unknown): void => {
+    this.#onMessage(message)
+  }
+
+  readonly #errorEvent = (error: unknown): void => {
+    // An uncaught exception in the worker: 'exit' follows with its code; keep the error for it.
+    this.#error = error
+  }
+
+  readonly #exit = (code: number): void => {
+    this.#end({ reason: 'the worker exited', exitCode: code, signal: null, error: this.#error })
+  }
+
+  #end(info: CloseInfo): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#worker.off('message', this.#message)
+    this.#worker.off('exit', this.#exit)
+    // The 'error' listener stays: without one, a later uncaught exception in the worker would crash this process.
+    if (info.error === undefined) delete info.error
+    this.#onClose(info)
+  }
+}
+
+export interface PortTransportOptions {
+  /**
+   * Close the port itself on `close()` (default true). Set false for a port this side does not own,
+   * such as a worker's `parentPort`: the listener is removed and the port unref'd, so the thread can exit.
+   */
+  ownsPort?: boolean
+}
+
+/**
+ * A Node `MessagePort` (from `MessageChannel`, or a worker's `parentPort`). The close notification
+ * fires on the port's `close` event, i.e. when either end is closed.
+ */
+export class NodePortTransport implements Transport {
+  readonly capabilities = { structuredClone: true, transfer: true }
+  readonly #port: NodeMessagePort
+  readonly #ownsPort: boolean
+  #closed = false
+  #onMessage: (message: unknown) => void = () => {}
+  #onClose: (info: CloseInfo) => void = () => {}
+
+  constructor(port: NodeMessagePort, options: PortTransportOptions = {}) {
+    this.#port = port
+    this.#ownsPort = options.ownsPort ?? true
+    port.on('message', this.#message)
+    port.on('close', this.#portClosed)
+  }
+
+  send(message: unknown, transfer?: readonly Transferable[]): void {
+    if (this.#closed) return
+    this.#port.postMessage(message, transfer as never)
+  }
+
+  onMessage(listener: (message: unknown) => void): void {
+    this.#onMessage = listener
+  }
+
+  onClose(listener: (info: CloseInfo) => void): void {
+    this.#onClose = listener
+  }
+
+  close(): void {
+    if (this.#closed) return
+    if (this.#ownsPort) this.#port.close()
+    this.#end({ reason: 'closed by this side' })
+  }
+
+  readonly #message = (message: unknown): void => {
+    this.#onMessage(message)
+  }
+
+  readonly #portClosed = (): void => {
+    this.#end({ reason: 'the message port closed' })
+  }
+
+  #end(info: CloseInfo): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#port.off('message', this.#message)
+    this.#port.off('close', this.#portClosed)
+    if (!this.#ownsPort) this.#port.unref()
+    this.#onClose(info)
+  }
+}
