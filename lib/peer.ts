@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3'
 import { nanoid } from 'nanoid'
 import { enterContext, Incoming } from './context.js'
 import { fromErrorObject, toErrorObject } from './error-wire.js'
-import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, MethodNotFoundError, RpcError } from './errors.js'
+import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, MethodNotFoundError, RpcError, TimeoutError } from './errors.js'
 import { HandlerPool } from './handler-pool.js'
 import { type Handler, isValidPath, Namespace } from './namespace.js'
 import { type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
@@ -10,7 +10,8 @@ import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, P
 import { createRemoteProxy } from './proxy.js'
 import { type Call, TransactionManager } from './transactions.js'
 import type { Transferable, Transport } from './transport.js'
-import type { RemoteOf } from './types.js'
+import { transfersOf, transfersOfValue } from './transfer.js'
+import type { RemoteOf, RemoteSyncOf } from './types.js'
 
 export type PeerState = 'connecting' | 'open' | 'closed'
 
@@ -65,6 +66,11 @@ export class Peer<RemoteApi = unknown> {
   readonly id = nanoid(10)
   /** The other side's API as a typed proxy: `await peer.remote.a.b(x)`. */
   readonly remote: RemoteOf<RemoteApi>
+  /**
+   * The other side's API as a blocking proxy: `peer.remoteSync.a.b(x)` returns the value or throws.
+   * Worker-thread channels only; see {@link Peer.callSync}.
+   */
+  readonly remoteSync: RemoteSyncOf<RemoteApi>
   /** Resolves when the handshake with the other side is complete; rejects if the channel closes first. */
   readonly ready: Promise<void>
 
@@ -101,6 +107,7 @@ export class Peer<RemoteApi = unknown> {
     // Nobody may be awaiting `ready`: its rejection must never be an unhandled one.
     this.ready.catch(() => {})
     this.remote = createRemoteProxy((path, args) => this.#call(path, args, undefined).promise) as RemoteOf<RemoteApi>
+    this.remoteSync = createRemoteProxy((path, args) => this.callSync(path, args)) as RemoteSyncOf<RemoteApi>
     if (options.expose !== undefined) this.#namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))
@@ -138,6 +145,35 @@ export class Peer<RemoteApi = unknown> {
       call.promise.then((value) => callback(null, value), (error) => callback(error as Error))
     }
     return call
+  }
+
+  /**
+   * Calls `path` and blocks this thread until the reply: returns the result, or throws the remote error
+   * (RemoteError...), TimeoutError after `timeout` (default: the peer's; 0 waits forever). A timed-out
+   * call is cancelled on the other side and its late reply discarded.
+   *
+   * Only channels that can block (worker_threads: a Worker, its parentPort, a Node MessagePort) support
+   * it; on others it throws RpcError `RPC_UNSUPPORTED` at once, without blocking. While blocked, this
+   * thread runs nothing: a handler on the other side that calls back into this side waits until the
+   * blocking call ends.
+   */
+  callSync<T = any>(path: string, args: readonly unknown[] = [], options: { timeout?: number } = {}): T {
+    const blocking = this.#transport.blocking
+    if (blocking === undefined) {
+      throw new RpcError(`Cannot call "${path}" synchronously: this channel cannot block (only worker_threads channels can)`, ErrorCode.Unsupported)
+    }
+    if (this.#state === 'closed') throw new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the channel is closed' })
+    const timeout = options.timeout ?? this.#options.timeout
+    const id = this.#transactions.nextId()
+    const reply = blocking.request({ jsonrpc: '2.0', id, method: String(path), params: [...args] }, timeout) as
+      | { result?: unknown; error?: ErrorObject }
+      | undefined
+    if (reply === undefined) {
+      if (this.#state === 'open') this.#sendRaw({ jsonrpc: '2.0', method: this.#cancelMethod(), params: { id } })
+      throw new TimeoutError(`Blocking call "${path}" timed out after ${timeout} ms`, String(path), timeout)
+    }
+    if (typeof reply.error === 'object' && reply.error !== null) throw fromErrorObject(reply.error, String(path))
+    return reply.result as T
   }
 
   /** Sends an unsolicited call: no reply, no pending entry. Throws ChannelClosedError once closed. */
@@ -215,7 +251,8 @@ export class Peer<RemoteApi = unknown> {
       this.#transactions.fail(call, new BusyError(`Cannot call "${path}": ${this.#options.maxPending} calls are already pending (options.maxPending)`))
     } else {
       try {
-        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path, params: Array.isArray(args) ? args : [...args] }, options?.transfer)
+        const params = Array.isArray(args) ? args : [...args]
+        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path, params }, options?.transfer ?? transfersOf(params))
       } catch (error) {
         this.#transactions.fail(call, unsendable(`Arguments of "${path}" could not be sent`, error))
       }
@@ -240,10 +277,10 @@ export class Peer<RemoteApi = unknown> {
   }
 
   /** Sends a reply or protocol message directly; never throws. Returns the send error, if any. */
-  #sendRaw(message: object): unknown {
+  #sendRaw(message: object, transfer: readonly Transferable[] = NO_TRANSFER): unknown {
     if (this.#state === 'closed') return undefined
     try {
-      this.#transport.send(message, NO_TRANSFER)
+      this.#transport.send(message, transfer)
       this.#sent++
       return undefined
     } catch (error) {
@@ -280,8 +317,11 @@ export class Peer<RemoteApi = unknown> {
   /** A call given up on this side (timeout, cancel): ask the other side to stop its handler. */
   #abandon(call: Call<unknown>): void {
     if (this.#state !== 'open') return // still held (never sent) or the channel is gone
-    const method = this.#treerpcPeer || this.#options.handshake ? Method.Cancel : Method.ForeignCancel
-    this.#sendRaw({ jsonrpc: '2.0', method, params: { id: call.id } })
+    this.#sendRaw({ jsonrpc: '2.0', method: this.#cancelMethod(), params: { id: call.id } })
+  }
+
+  #cancelMethod(): string {
+    return this.#treerpcPeer || this.#options.handshake ? Method.Cancel : Method.ForeignCancel
   }
 
   #error(error: unknown): void {
@@ -460,7 +500,7 @@ export class Peer<RemoteApi = unknown> {
     if (ok) {
       // JSON drops an undefined member, and JSON-RPC requires `result`: send null instead.
       const result = value === undefined && this.#jsonOnly ? null : value
-      const failure = this.#sendRaw({ jsonrpc: '2.0', id, result })
+      const failure = this.#sendRaw({ jsonrpc: '2.0', id, result }, transfersOfValue(value))
       if (failure !== undefined) {
         this.#reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)
       }

@@ -6,7 +6,7 @@ import type { PeerOptions } from './options.js'
 import { createPeer, type Peer } from './peer.js'
 import { IpcTransport, type IpcChannel } from './transports/ipc.js'
 import { WorkerTransport } from './transports/worker.js'
-import type { RemoteOf } from './types.js'
+import type { RemoteOf, RemoteSyncOf } from './types.js'
 
 /** How a child process or worker ended. A worker has no signal. */
 export interface ExitInfo {
@@ -50,6 +50,8 @@ export interface ChildHandle<RemoteApi> extends Handle<RemoteApi> {
 
 export interface WorkerHandle<RemoteApi> extends Handle<RemoteApi> {
   readonly worker: Worker
+  /** Blocking calls into the worker: `handle.remoteSync.a.b(x)` returns the value (see `Peer.callSync`). */
+  readonly remoteSync: RemoteSyncOf<RemoteApi>
 }
 
 /** Forks `modulePath` (which calls `connectParent`) and connects a peer to it. */
@@ -88,7 +90,7 @@ export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, optio
     if (alive) void worker.terminate()
     return exited
   }
-  return { worker, ...handle(peer, exited, kill, closeTimeout) }
+  return { worker, remoteSync: peer.remoteSync, ...handle(peer, exited, kill, closeTimeout) }
 }
 
 function handle<RemoteApi>(

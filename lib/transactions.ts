@@ -99,6 +99,11 @@ export class TransactionManager {
     return this.#pending.size
   }
 
+  /** Takes an id without opening a call (blocking calls, which never wait in this table). */
+  nextId(): number {
+    return this.#nextId++
+  }
+
   has(id: unknown): boolean {
     return this.#pending.has(id as number)
   }

@@ -22,6 +22,8 @@ export interface Transport {
   onMessage(listener: (message: unknown) => void): void
   onClose(listener: (info: CloseInfo) => void): void
   close(): void
+  /** Present on channels that can block the calling thread until a reply (worker_threads): used by `callSync`. */
+  readonly blocking?: BlockingChannel
   /** Optional facts about the channel the engine may use. */
   readonly capabilities?: TransportCapabilities
 }
@@ -31,4 +33,10 @@ export interface TransportCapabilities {
   readonly structuredClone?: boolean
   /** True when transfer lists are honoured (ArrayBuffers move instead of being copied). */
   readonly transfer?: boolean
+}
+
+/** A way to send a request and block until its reply: worker_threads only (SharedArrayBuffer + Atomics). */
+export interface BlockingChannel {
+  /** Sends `request` and blocks until the reply with its id arrives, or `timeout` ms pass (0: no limit). */
+  request(request: { jsonrpc: '2.0'; id: number; method: string; params: unknown[] }, timeout: number): { id: unknown } | undefined
 }

@@ -32,3 +32,21 @@ export interface AnyRemote {
 
 /** `Remote<T>`, or {@link AnyRemote} when `T` is unknown. */
 export type RemoteOf<T> = unknown extends T ? AnyRemote : Remote<T>
+
+/** A blocking remote method: the same parameters, the awaited result returned directly. */
+export type RemoteSyncFunction<F> = F extends (...args: infer A) => infer R ? (...args: A) => Awaited<R> : never
+
+/** A blocking remote namespace. */
+export type RemoteSyncObject<T> = { readonly [K in RemoteKeys<T>]: RemoteSync<NonNullable<T[K]>> }
+
+/** The type of `peer.remoteSync` for the other side's API type `T`: each method blocks and returns its value. */
+export type RemoteSync<T> = T extends AnyFunction ? RemoteSyncFunction<T> : T extends object ? RemoteSyncObject<T> : never
+
+/** `peer.remoteSync` when the other side's API type was not given. */
+export interface AnyRemoteSync {
+  (...args: unknown[]): any
+  readonly [key: string]: AnyRemoteSync
+}
+
+/** `RemoteSync<T>`, or {@link AnyRemoteSync} when `T` is unknown. */
+export type RemoteSyncOf<T> = unknown extends T ? AnyRemoteSync : RemoteSync<T>

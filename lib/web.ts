@@ -20,8 +20,9 @@ export {
   TimeoutError,
 } from './errors.js'
 export type { CloseInfo } from './errors.js'
-export type { Transport, TransportCapabilities, Transferable } from './transport.js'
-export type { AnyRemote, Remote, RemoteFunction, RemoteObject, RemoteOf } from './types.js'
+export type { BlockingChannel, Transport, TransportCapabilities, Transferable } from './transport.js'
+export type { AnyRemote, AnyRemoteSync, Remote, RemoteFunction, RemoteObject, RemoteOf, RemoteSync, RemoteSyncOf } from './types.js'
+export { transfer } from './transfer.js'
 export { isValidPath } from './namespace.js'
 export { WireCode, Method as ProtocolMethod } from './protocol.js'
 export type { Message, Request, Notification, Response, ErrorObject } from './protocol.js'

@@ -1,6 +1,7 @@
 import type { MessagePort as NodeMessagePort, Worker } from 'node:worker_threads'
 import type { CloseInfo } from '../errors.js'
-import type { Transferable, Transport } from '../transport.js'
+import type { BlockingChannel, Transferable, Transport } from '../transport.js'
+import { SyncCaller, SyncResponder } from './blocking.js'
 
 /**
  * The parent side of a `worker_threads` Worker. Messages are structured-cloned; transfer lists move
@@ -11,6 +12,8 @@ import type { Transferable, Transport } from '../transport.js'
 export class WorkerTransport implements Transport {
   readonly capabilities = { structuredClone: true, transfer: true }
   readonly #worker: Worker
+  readonly #responder = new SyncResponder((message) => this.#onMessage(message))
+  #caller: SyncCaller | undefined
   #closed = false
   #error: unknown
   #onMessage: (message: unknown) => void = () => {}
@@ -24,8 +27,13 @@ export class WorkerTransport implements Transport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.#closed) return
+    if (this.#closed || this.#responder.reply(message)) return
     this.#worker.postMessage(message, transfer as never)
+  }
+
+  /** Blocking calls into the worker (the main thread sleeps in Atomics.wait until the reply). */
+  get blocking(): BlockingChannel {
+    return (this.#caller ??= new SyncCaller((message, transfer) => this.#worker.postMessage(message, transfer)))
   }
 
   onMessage(listener: (message: unknown) => void): void {
@@ -41,7 +49,7 @@ export class WorkerTransport implements Transport {
   }
 
   readonly #message = (message: unknown): void => {
-    this.#onMessage(message)
+    if (!this.#responder.accept(message)) this.#onMessage(message)
   }
 
   readonly #errorEvent = (error: unknown): void => {
@@ -58,6 +66,8 @@ export class WorkerTransport implements Transport {
     this.#closed = true
     this.#worker.off('message', this.#message)
     this.#worker.off('exit', this.#exit)
+    this.#responder.close()
+    this.#caller?.close()
     // The 'error' listener stays: without one, a later uncaught exception in the worker would crash this process.
     if (info.error === undefined) delete info.error
     this.#onClose(info)
@@ -80,6 +90,8 @@ export class NodePortTransport implements Transport {
   readonly capabilities = { structuredClone: true, transfer: true }
   readonly #port: NodeMessagePort
   readonly #ownsPort: boolean
+  readonly #responder = new SyncResponder((message) => this.#onMessage(message))
+  #caller: SyncCaller | undefined
   #closed = false
   #onMessage: (message: unknown) => void = () => {}
   #onClose: (info: CloseInfo) => void = () => {}
@@ -92,8 +104,13 @@ export class NodePortTransport implements Transport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.#closed) return
+    if (this.#closed || this.#responder.reply(message)) return
     this.#port.postMessage(message, transfer as never)
+  }
+
+  /** Blocking calls to the other end (this thread sleeps in Atomics.wait until the reply). */
+  get blocking(): BlockingChannel {
+    return (this.#caller ??= new SyncCaller((message, transfer) => this.#port.postMessage(message, transfer)))
   }
 
   onMessage(listener: (message: unknown) => void): void {
@@ -111,7 +128,7 @@ export class NodePortTransport implements Transport {
   }
 
   readonly #message = (message: unknown): void => {
-    this.#onMessage(message)
+    if (!this.#responder.accept(message)) this.#onMessage(message)
   }
 
   readonly #portClosed = (): void => {
@@ -123,6 +140,8 @@ export class NodePortTransport implements Transport {
     this.#closed = true
     this.#port.off('message', this.#message)
     this.#port.off('close', this.#portClosed)
+    this.#responder.close()
+    this.#caller?.close()
     if (!this.#ownsPort) this.#port.unref()
     this.#onClose(info)
   }
