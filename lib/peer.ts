@@ -87,7 +87,7 @@ export class Peer<RemoteApi = unknown> {
   /** True once the other side said hello: it speaks treerpc (else: a plain JSON-RPC peer). */
   #treerpcPeer = false
   /** The channel serializes with JSON, not structured clone. */
-  readonly #jsonOnly: boolean
+  #jsonOnly: boolean
   #resolveReady!: () => void
   #rejectReady!: (error: Error) => void
   #sent = 0
@@ -289,7 +289,7 @@ export class Peer<RemoteApi = unknown> {
   }
 
   #sendHello(ack: boolean): void {
-    const params: HelloParams = { v: PROTOCOL_VERSION, peer: this.id, ack }
+    const params: HelloParams = { v: PROTOCOL_VERSION, peer: this.id, ack, clone: this.#transport.capabilities?.structuredClone === true }
     this.#sendRaw({ jsonrpc: '2.0', method: Method.Hello, params })
   }
 
@@ -426,6 +426,8 @@ export class Peer<RemoteApi = unknown> {
     if (typeof params !== 'object' || params === null) return void this.#dropped++
     const hello = params as Partial<HelloParams>
     this.#treerpcPeer = true
+    // Both ends share one channel: if the other end knows it structured-clones, so does this one.
+    if (hello.clone === true) this.#jsonOnly = false
     if (hello.ack !== true) this.#sendHello(true)
     this.#open()
   }

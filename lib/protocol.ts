@@ -81,6 +81,11 @@ export interface HelloParams {
   peer: string
   /** True when this hello answers the other side's hello. */
   ack: boolean
+  /**
+   * True when the sender knows the channel structured-clones (a Worker, `advanced` IPC). A forked
+   * child cannot tell how its IPC channel serializes; its parent can, and says so here.
+   */
+  clone?: boolean
 }
 
 /** True for anything shaped like a JSON-RPC 2.0 message: the only traffic treerpc reads. */

@@ -174,9 +174,11 @@ export function childProcessTransport(child: ChildProcess, options?: IpcTranspor
   return new IpcTransport(child as unknown as IpcChannel, options)
 }
 
-/** The child side: this process's channel to the parent that forked it. */
+/**
+ * The child side: this process's channel to the parent that forked it. A child cannot tell how its
+ * channel serializes (Node removes NODE_CHANNEL_SERIALIZATION_MODE at start-up), so it assumes JSON
+ * unless told; a treerpc parent says 'advanced' in its handshake.
+ */
 export function parentProcessTransport(options: IpcTransportOptions = {}): IpcTransport {
-  // Node tells a forked child how its channel serializes.
-  const serialization = options.serialization ?? (process.env.NODE_CHANNEL_SERIALIZATION_MODE === 'advanced' ? 'advanced' : 'json')
-  return new IpcTransport(process as unknown as IpcChannel, { ...options, serialization })
+  return new IpcTransport(process as unknown as IpcChannel, options)
 }
