@@ -82,6 +82,7 @@ export class StreamTransport implements Transport {
           if (this.#buffer.length > this.#maxHeaderSize) return this.#protocolError('Header block too long or missing its blank line', ErrorCode.InvalidRequest)
           return
         }
+        if (end > this.#maxHeaderSize) return this.#protocolError('Header block too long', ErrorCode.InvalidRequest)
         const length = parseContentLength(this.#buffer.subarray(0, end).toString('ascii'))
         if (length === undefined) return this.#protocolError('Frame without a valid Content-Length header', ErrorCode.InvalidRequest)
         if (length > this.#maxMessageSize) {
@@ -125,8 +126,14 @@ export class StreamTransport implements Transport {
     this.#input.off('close', this.#ended)
     this.#output.off('close', this.#ended)
     // 'error' listeners stay: an unhandled stream error would crash the process after close.
-    this.#input.pause()
-    this.#output.end()
+    if (this.#input === (this.#output as unknown)) {
+      // One duplex (a socket): end our half, then let go of the whole of it.
+      this.#output.end(() => this.#input.destroy())
+    } else {
+      // Separate streams (a child's stdio): stop reading without destroying process.stdin.
+      this.#input.pause()
+      this.#output.end()
+    }
     this.#onClose(info)
   }
 }
