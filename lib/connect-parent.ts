@@ -26,7 +26,7 @@ export function connectParent<ParentApi = unknown>(options: ConnectParentOptions
   if (!isMainThread && parentPort !== null) {
     return createPeer<ParentApi>(new NodePortTransport(parentPort, { ownsPort: false }), peerOptions)
   }
-  if (typeof process.send === 'function' && process.connected) {
+  if (typeof process.send === 'function') {
     const peer = createPeer<ParentApi>(parentProcessTransport(), peerOptions)
     if (exitOnDisconnect) {
       peer.on('close', (info: CloseInfo) => {

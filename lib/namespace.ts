@@ -107,7 +107,13 @@ export class Namespace {
   }
 }
 
+/** First segment reserved for the protocol (`rpc.hello`, `rpc.cancel`...): never a handler's. */
+const PROTOCOL_NAMESPACE = 'rpc'
+
 function assertPath(path: string): void {
+  if (typeof path === 'string' && (path === PROTOCOL_NAMESPACE || path.startsWith(PROTOCOL_NAMESPACE + '.'))) {
+    throw new RpcError(`Invalid path "${path}": the "rpc" namespace is reserved for the protocol (JSON-RPC 2.0)`, ErrorCode.InvalidArgument)
+  }
   if (typeof path !== 'string' || !isValidPath(path)) {
     throw new RpcError(`Invalid path "${String(path)}": use non-empty dot-separated segments, none reserved (__proto__, constructor, prototype, then, Object.prototype members)`, ErrorCode.InvalidArgument)
   }
@@ -132,7 +138,7 @@ function collect(obj: object, prefix: string, out: Map<string, Handler>, seen: W
     for (const key of Object.getOwnPropertyNames(proto)) names.add(key)
   }
   for (const key of names) {
-    if (!isAllowedSegment(key)) continue
+    if (!isAllowedSegment(key) || (prefix === '' && key === PROTOCOL_NAMESPACE)) continue
     const value = dataValue(obj, key)
     const path = join(prefix, key)
     if (typeof value === 'function') {

@@ -358,17 +358,21 @@ export class Peer<RemoteApi = unknown> {
 
   #onResponse(message: { [key: string]: unknown }, id: unknown): void {
     if (this.#state === 'connecting' && !this.#options.handshake) this.#open()
-    let settled: boolean
-    if ('result' in message) {
-      settled = this.#transactions.resolve(id, message.result)
-    } else if (typeof message.error === 'object' && message.error !== null) {
-      const error = message.error as ErrorObject
-      const call = this.#transactions.get(id)
-      settled = call !== undefined && this.#transactions.reject(id, fromErrorObject(error, call.path))
-    } else {
-      settled = false
+    const hasError = message.error !== undefined
+    if ('result' in message && !hasError) {
+      if (!this.#transactions.resolve(id, message.result)) this.#dropped++
+      return
     }
-    if (!settled) this.#dropped++
+    const call = this.#transactions.get(id)
+    if (call === undefined) return void this.#dropped++
+    const error = message.error
+    // A malformed reply to a call we did make fails that call now rather than leaving it to its timeout.
+    this.#transactions.reject(
+      id,
+      !('result' in message) && typeof error === 'object' && error !== null && !Array.isArray(error)
+        ? fromErrorObject(error as ErrorObject, call.path)
+        : new RpcError(`Malformed reply to "${call.path}": a JSON-RPC response needs exactly one of result and error (an object)`, ErrorCode.InvalidRequest),
+    )
   }
 
   #onRequest(id: Id, method: string, params: unknown): void {

@@ -194,7 +194,9 @@ export class Pool<RemoteApi = unknown> {
     }
     this.#jobs.set(call.id, job)
     if (!this.#dispatch(job)) {
-      if (this.#queue.length >= this.#maxQueue) {
+      if (this.#members.length === 0 && this.#startFailures >= this.#maxStartFailures) {
+        this.#settle(job, false, this.#gaveUpError())
+      } else if (this.#queue.length >= this.#maxQueue) {
         this.#settle(job, false, new BusyError(`Pool busy: ${this.#queue.length} calls queued (maxQueue); "${path}" was not run`))
       } else {
         this.#queue.push(job)
@@ -264,14 +266,19 @@ export class Pool<RemoteApi = unknown> {
         member.ready = true
         this.#startFailures = 0
         this.#pump()
+        this.#grow()
         this.#idle(member)
       },
       () => {
-        if (!member.retiring) this.#startFailures++
+        // Counted in #exited, which runs first.
       },
     )
     void handle.exited.then(() => this.#exited(member))
     return member
+  }
+
+  #gaveUpError(): ChannelClosedError {
+    return new ChannelClosedError('Pool has no members', { reason: `members died at start-up ${this.#startFailures} times in a row; not restarting` })
   }
 
   #forward(member: Member, name: string): void {
@@ -357,9 +364,16 @@ export class Pool<RemoteApi = unknown> {
 
   /** Every member is busy and calls wait: start one more, up to maxSize. */
   #grow(): void {
-    if (this.#closing !== undefined || this.#restartTimer !== undefined) return
-    const live = this.#members.filter((member) => member.alive && !member.retiring)
-    if (live.length < this.#maxSize && live.every((member) => member.ready)) this.#spawn()
+    if (this.#closing !== undefined || this.#restartTimer !== undefined || this.#startFailures >= this.#maxStartFailures) return
+    let live = 0
+    let starting = 0
+    for (const member of this.#members) {
+      if (!member.alive || member.retiring) continue
+      live++
+      if (!member.ready) starting++
+    }
+    // Members still starting will take `concurrency` queued calls each: start one more only beyond that.
+    if (live < this.#maxSize && this.#queue.length > starting * this.#concurrency) this.#spawn()
   }
 
   #idle(member: Member): void {
@@ -380,13 +394,14 @@ export class Pool<RemoteApi = unknown> {
 
   #exited(member: Member): void {
     member.alive = false
+    if (!member.ready && !member.retiring) this.#startFailures++
     if (member.idleTimer !== undefined) clearTimeout(member.idleTimer)
     const index = this.#members.indexOf(member)
     if (index !== -1) this.#members.splice(index, 1)
     if (member.retiring || this.#closing !== undefined) return
     if (this.#startFailures >= this.#maxStartFailures) {
       if (this.#members.length === 0) {
-        const error = new ChannelClosedError('Pool has no members', { reason: `members died at start-up ${this.#startFailures} times in a row; not restarting` })
+        const error = this.#gaveUpError()
         for (const job of this.#queue.splice(0)) this.#settle(job, false, error)
       }
       return

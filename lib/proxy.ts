@@ -1,5 +1,4 @@
-/** Names the proxy answers `undefined` for, so it is never taken for a promise or converted by JSON. */
-const NOT_REMOTE: ReadonlySet<PropertyKey> = new Set(['then', 'toJSON', 'constructor', 'prototype', '__proto__'])
+import { isAllowedSegment } from './namespace.js'
 
 /** Proxies created per path, capped so that dynamic property names cannot grow memory without bound. */
 const CACHE_LIMIT = 4096
@@ -15,7 +14,9 @@ export function createRemoteProxy(invoke: Invoke): unknown {
   const make = (path: string): unknown =>
     new Proxy(() => {}, {
       get(_target, key) {
-        if (typeof key !== 'string' || NOT_REMOTE.has(key)) return undefined
+        // Reserved names (then, toJSON, toString, valueOf, constructor, __proto__...) are never paths: the
+        // proxy is not thenable, and converting it to a string or JSON sends nothing.
+        if (typeof key !== 'string' || key === 'toJSON' || !isAllowedSegment(key)) return undefined
         const child = path === '' ? key : `${path}.${key}`
         let proxy = cache.get(child)
         if (proxy === undefined) {

@@ -24,7 +24,6 @@ export class Call<T = unknown> implements PromiseLike<T> {
   /** @internal */ timeout = 0
   /** @internal */ started = 0
   /** @internal */ signal: AbortSignal | undefined
-  /** @internal */ onAbort: (() => void) | undefined
   readonly #manager: TransactionManager
 
   /** @internal */
@@ -87,6 +86,8 @@ function expire(manager: TransactionManager, call: Call<unknown>): void {
  */
 export class TransactionManager {
   readonly #pending = new Map<number, Call<unknown>>()
+  readonly #bySignal = new WeakMap<AbortSignal, Set<Call<unknown>>>()
+  readonly #onAbort = new WeakMap<AbortSignal, () => void>()
   #nextId = 1
   readonly #onAbandon: AbandonListener
 
@@ -125,12 +126,8 @@ export class TransactionManager {
       call.timer = timer
     }
     if (signal) {
-      call.signal = signal
       if (signal.aborted) this.cancel(call as Call<unknown>, signal.reason, false)
-      else {
-        call.onAbort = () => this.cancel(call as Call<unknown>, signal.reason)
-        signal.addEventListener('abort', call.onAbort, { once: true })
-      }
+      else this.#watch(signal, call as Call<unknown>)
     }
     return call
   }
@@ -178,17 +175,47 @@ export class TransactionManager {
     for (const call of this.#pending.values()) this.#retire(call, 'rejected', error)
   }
 
+  /**
+   * One 'abort' listener per signal, however many calls share it (a signal reused for 1,000 calls
+   * must not trip MaxListenersExceeded warnings or cost a listener each).
+   */
+  #watch(signal: AbortSignal, call: Call<unknown>): void {
+    call.signal = signal
+    let calls = this.#bySignal.get(signal)
+    if (calls === undefined) {
+      const set = new Set<Call<unknown>>()
+      calls = set
+      this.#bySignal.set(signal, set)
+      const onAbort = (): void => {
+        this.#bySignal.delete(signal)
+        for (const each of [...set]) this.cancel(each, signal.reason)
+      }
+      this.#onAbort.set(signal, onAbort)
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+    calls.add(call)
+  }
+
+  #unwatch(signal: AbortSignal, call: Call<unknown>): void {
+    call.signal = undefined
+    const calls = this.#bySignal.get(signal)
+    if (calls === undefined) return
+    calls.delete(call)
+    if (calls.size === 0) {
+      this.#bySignal.delete(signal)
+      const onAbort = this.#onAbort.get(signal)
+      this.#onAbort.delete(signal)
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+    }
+  }
+
   #retire(call: Call<unknown>, state: CallState, value: unknown): void {
     this.#pending.delete(call.id)
     if (call.timer !== undefined) {
       clearTimeout(call.timer)
       call.timer = undefined
     }
-    if (call.onAbort !== undefined) {
-      call.signal!.removeEventListener('abort', call.onAbort)
-      call.onAbort = undefined
-    }
-    call.signal = undefined
+    if (call.signal !== undefined) this.#unwatch(call.signal, call)
     call.settle(state, value)
   }
 }

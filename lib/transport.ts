@@ -1,7 +1,10 @@
 import type { CloseInfo } from './errors.js'
 
-/** Something the channel can move instead of copying: an ArrayBuffer or a MessagePort. */
-export type Transferable = ArrayBuffer | { postMessage(message: unknown): void }
+/**
+ * Something the channel can move instead of copying: an ArrayBuffer or a MessagePort. (Typed as
+ * ArrayBufferLike so that `bytes.buffer` is accepted; a SharedArrayBuffer is shared, never transferred.)
+ */
+export type Transferable = ArrayBufferLike | { postMessage(message: unknown): void }
 
 /**
  * The one interface between the engine and a channel. A transport moves message objects; it knows

@@ -57,6 +57,8 @@ export class IpcTransport implements Transport {
     channel.on('disconnect', this.#disconnect)
     channel.on('error', this.#errorEvent)
     if (!this.#isChild) channel.on('exit', this.#exit)
+    // Already gone (a parent that closed before this child connected): close as soon as a listener is set.
+    if (channel.connected === false) queueMicrotask(() => this.#end({ reason: 'the IPC channel is already disconnected' }))
   }
 
   send(message: unknown): void {
