@@ -4,6 +4,20 @@ import { ErrorCode, RpcError } from './errors.js'
 export interface Handler {
   readonly fn: (...args: unknown[]) => unknown
   readonly self: unknown
+  /** Checks the arguments before the handler runs; see {@link HandleOptions.validate}. */
+  readonly validate?: ArgsValidator
+}
+
+/** Returns false or throws to refuse the arguments; the caller then gets RPC_INVALID_PARAMS. */
+export type ArgsValidator = (args: unknown[]) => boolean | void
+
+export interface HandleOptions {
+  /**
+   * Types are not validation: this runs on every incoming call's arguments before the handler. When
+   * it returns false or throws, the caller gets a RemoteError with code `RPC_INVALID_PARAMS` (carrying
+   * the thrown message) and the handler never runs.
+   */
+  validate?: ArgsValidator
 }
 
 /** Longest path accepted, in characters, and most segments. Checks are linear; no RegExp sees peer input. */
@@ -82,10 +96,12 @@ export class Namespace {
   }
 
   /** Sets one handler, replacing any handler at that exact path. */
-  handle(path: string, fn: (...args: any[]) => unknown): void {
+  handle(path: string, fn: (...args: any[]) => unknown, options: HandleOptions = {}): void {
     assertPath(path)
     if (typeof fn !== 'function') throw new RpcError(`handle("${path}") needs a function`, ErrorCode.InvalidArgument)
-    this.#handlers.set(path, { fn, self: undefined })
+    const { validate } = options
+    if (validate !== undefined && typeof validate !== 'function') throw new RpcError(`handle("${path}"): options.validate must be a function`, ErrorCode.InvalidArgument)
+    this.#handlers.set(path, validate === undefined ? { fn, self: undefined } : { fn, self: undefined, validate })
   }
 
   /** Removes the handler at `path` and everything below it ('' removes all). Returns how many went. */

@@ -4,7 +4,7 @@ import { enterContext, Incoming } from './context.js'
 import { fromErrorObject, toErrorObject } from './error-wire.js'
 import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, MethodNotFoundError, RpcError, TimeoutError } from './errors.js'
 import { HandlerPool } from './handler-pool.js'
-import { type Handler, isValidPath, Namespace } from './namespace.js'
+import { type Handler, type HandleOptions, isValidPath, Namespace } from './namespace.js'
 import { type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
 import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
 import { createRemoteProxy } from './proxy.js'
@@ -216,9 +216,9 @@ export class Peer<RemoteApi = unknown> {
     else this.#namespace.expose('', pathOrApi)
   }
 
-  /** Sets the handler of one path. */
-  handle(path: string, fn: (...args: any[]) => unknown): void {
-    this.#namespace.handle(path, fn)
+  /** Sets the handler of one path, optionally with a validator of its arguments. */
+  handle(path: string, fn: (...args: any[]) => unknown, options?: HandleOptions): void {
+    this.#namespace.handle(path, fn, options)
   }
 
   /** Removes the handler at `path` and everything below it. Returns how many handlers went. */
@@ -383,6 +383,10 @@ export class Peer<RemoteApi = unknown> {
     if (this.#inbound.has(id)) return this.#reject(id, WireCode.InvalidRequest, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
     const handler = this.#resolve(method, args)
     if (handler === undefined) return this.#reject(id, WireCode.MethodNotFound, `Method not found: "${method.slice(0, 200)}"`)
+    if (handler.validate !== undefined) {
+      const refusal = validate(handler.validate, args)
+      if (refusal !== undefined) return this.#reject(id, WireCode.InvalidParams, `Invalid params for "${method}": ${refusal}`)
+    }
     const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
     this.#inbound.set(id, entry)
     if (!this.#pool.submit(entry)) {
@@ -411,6 +415,11 @@ export class Peer<RemoteApi = unknown> {
     if (handler === undefined || args === undefined) {
       this.#dropped++
       return this.#error(new MethodNotFoundError(`Notification "${method.slice(0, 200)}" has no handler`, method))
+    }
+    const refusal = handler.validate === undefined ? undefined : validate(handler.validate, args)
+    if (refusal !== undefined) {
+      this.#dropped++
+      return this.#error(new RpcError(`Invalid params for notification "${method}": ${refusal}`, ErrorCode.InvalidParams))
     }
     const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler)
     if (!this.#pool.submit(entry)) {
@@ -543,6 +552,15 @@ export class Peer<RemoteApi = unknown> {
       this.#error(closeError)
     }
     this.#events.emit('close', info)
+  }
+}
+
+/** Runs a validator; returns why it refused, or undefined when the arguments pass. */
+function validate(validator: (args: unknown[]) => boolean | void, args: unknown[]): string | undefined {
+  try {
+    return validator(args) === false ? 'refused by the validator' : undefined
+  } catch (error) {
+    return messageOf(error)
   }
 }
 

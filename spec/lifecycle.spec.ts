@@ -333,3 +333,20 @@ describe('lifecycle', () => {
     expect(closes.firstCall.args[0].local).to.not.equal(true)
   })
 })
+
+describe('memory pair', () => {
+  it('holds messages until a listener is set, as a MessagePort does before start()', async () => {
+    const [a, b] = createMemoryPair()
+    a.onMessage(() => {})
+    a.onClose(() => {})
+    a.send({ n: 1 })
+    a.send({ n: 2 })
+    await new Promise((resolve) => setImmediate(resolve))
+    const received: unknown[] = []
+    b.onMessage((message) => received.push(message))
+    b.onClose(() => {})
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(received).to.deep.equal([{ n: 1 }, { n: 2 }])
+    a.close()
+  })
+})

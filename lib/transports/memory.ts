@@ -14,7 +14,9 @@ const CLOSE = Symbol('close')
  * message is structured-cloned on send (so unsendable values throw a DataCloneError there, and
  * transferred ArrayBuffers are detached), and delivered asynchronously, in order.
  *
- * `pause()` holds incoming messages back until `resume()`: for tests that need a message to arrive late.
+ * Messages wait until a listener is set (as on a port before `start()`), so either end may be
+ * given to a peer first. `pause()` holds incoming messages back until `resume()`: for tests that need
+ * a message to arrive late.
  */
 export class MemoryTransport implements Transport {
   readonly capabilities = { structuredClone: true, transfer: true }
@@ -22,6 +24,7 @@ export class MemoryTransport implements Transport {
   #inbox: unknown[] = []
   #scheduled = false
   #paused = false
+  #started = false
   #closed = false
   #onMessage: (message: unknown) => void = () => {}
   #onClose: (info: CloseInfo) => void = () => {}
@@ -32,8 +35,11 @@ export class MemoryTransport implements Transport {
     this.other.#deliver(copy)
   }
 
+  /** Like a MessagePort's `onmessage`: messages that arrived before are held until a listener is set. */
   onMessage(listener: (message: unknown) => void): void {
     this.#onMessage = listener
+    this.#started = true
+    this.#flushSoon()
   }
 
   onClose(listener: (info: CloseInfo) => void): void {
@@ -66,7 +72,7 @@ export class MemoryTransport implements Transport {
   }
 
   #flushSoon(): void {
-    if (this.#scheduled || this.#paused || this.#inbox.length === 0) return
+    if (this.#scheduled || this.#paused || !this.#started || this.#inbox.length === 0) return
     this.#scheduled = true
     schedule(this.#flush)
   }
