@@ -7,8 +7,8 @@
  * a preload (contextIsolation on, sandbox on, nodeIntegration off) forwards that port to the page,
  * which uses the standard `MessagePortTransport`.
  */
-import type { CloseInfo } from '../errors.js'
-import type { Transferable, Transport } from '../transport.js'
+import type { Transferable } from '../transport.js'
+import { BaseTransport } from './base.js'
 
 /** Electron's `MessagePortMain`: a Node EventEmitter whose 'message' events carry `{ data, ports }`. */
 export interface MessagePortMainLike {
@@ -22,14 +22,12 @@ export interface MessagePortMainLike {
 }
 
 /** Main-process side over a `MessagePortMain`. The close notification fires on the port's 'close'. */
-export class MessagePortMainTransport implements Transport {
+export class MessagePortMainTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: true }
   readonly #port: MessagePortMainLike
-  #closed = false
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
 
   constructor(port: MessagePortMainLike) {
+    super()
     this.#port = port
     port.on('message', this.#message)
     port.on('close', this.#portClosed)
@@ -38,39 +36,23 @@ export class MessagePortMainTransport implements Transport {
 
   /** Only MessagePortMain objects can be transferred over a MessagePortMain (Electron's rule). */
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.#closed) return
+    if (this.closed) return
     if (transfer !== undefined && transfer.length > 0) this.#port.postMessage(message, transfer as unknown[])
     else this.#port.postMessage(message)
   }
 
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#end({ reason: 'closed by this side' })
-    this.#port.close()
-  }
-
   readonly #message = (event: { data: unknown }): void => {
-    this.#onMessage(event.data)
+    this.receive(event.data)
   }
 
   readonly #portClosed = (): void => {
-    this.#end({ reason: 'the renderer closed its port' })
+    this.end({ reason: 'the renderer closed its port' })
   }
 
-  #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
+  protected release(): void {
     this.#port.off('message', this.#message)
     this.#port.off('close', this.#portClosed)
-    this.#onClose(info)
+    this.#port.close()
   }
 }
 
@@ -112,18 +94,16 @@ const LIFECYCLE = ['destroyed', 'render-process-gone', 'did-navigate'] as const
  * navigates (a reload loses the page's peer), so pending calls reject instead of hanging; every send
  * checks that the renderer still exists. Uses `send`/`on` only, never `sendSync` or `invoke`.
  */
-export class IpcMainTransport implements Transport {
+export class IpcMainTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: false }
   readonly #ipcMain: IpcMainLike
   readonly #webContents: WebContentsLike
   readonly #channel: string
-  #closed = false
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
   /** Messages refused because they came from another sender or a dead frame. */
   rejected = 0
 
   constructor(options: IpcMainTransportOptions) {
+    super()
     this.#ipcMain = options.ipcMain
     this.#webContents = options.webContents
     this.#channel = options.channel ?? 'treerpc'
@@ -132,21 +112,9 @@ export class IpcMainTransport implements Transport {
   }
 
   send(message: unknown): void {
-    if (this.#closed) return
-    if (this.#webContents.isDestroyed()) return this.#end({ reason: 'the renderer was destroyed' })
+    if (this.closed) return
+    if (this.#webContents.isDestroyed()) return this.end({ reason: 'the renderer was destroyed' })
     this.#webContents.send(this.#channel, message)
-  }
-
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    this.#end({ reason: 'closed by this side' })
   }
 
   readonly #message = (event: IpcMainEventLike, message?: unknown): void => {
@@ -154,19 +122,16 @@ export class IpcMainTransport implements Transport {
       this.rejected++
       return
     }
-    this.#onMessage(message)
+    this.receive(message)
   }
 
   readonly #gone = (): void => {
-    this.#end({ reason: 'the renderer went away (destroyed, crashed or navigated)' })
+    this.end({ reason: 'the renderer went away (destroyed, crashed or navigated)' })
   }
 
-  #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
+  protected release(): void {
     this.#ipcMain.removeListener(this.#channel, this.#message)
     for (const event of LIFECYCLE) this.#webContents.removeListener(event, this.#gone)
-    this.#onClose(info)
   }
 }
 
@@ -191,37 +156,24 @@ export interface RendererBridge {
 }
 
 /** Renderer side over a {@link RendererBridge} exposed by the preload. */
-export class RendererBridgeTransport implements Transport {
+export class RendererBridgeTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: false }
   readonly #bridge: RendererBridge
   readonly #unsubscribe: () => void
-  #closed = false
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
 
   constructor(bridge: RendererBridge) {
+    super()
     this.#bridge = bridge
     this.#unsubscribe = bridge.subscribe((message) => {
-      if (!this.#closed) this.#onMessage(message)
+      if (!this.closed) this.receive(message)
     })
   }
 
   send(message: unknown): void {
-    if (!this.#closed) this.#bridge.send(message)
+    if (!this.closed) this.#bridge.send(message)
   }
 
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
+  protected release(): void {
     this.#unsubscribe()
-    this.#onClose({ reason: 'closed by this side' })
   }
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { BusyError, type CloseInfo } from '../errors.js'
-import type { Transport } from '../transport.js'
+import { BaseTransport } from './base.js'
 
 /** The part of a `ChildProcess` (parent side) and of `process` (child side) an IPC transport uses. */
 export interface IpcChannel {
@@ -30,7 +30,7 @@ export interface IpcTransportOptions {
  * - `close()` flushes what is queued and then disconnects the channel; it never kills the process.
  * - Transfer lists are ignored: IPC copies everything (with 'advanced', by structured clone).
  */
-export class IpcTransport implements Transport {
+export class IpcTransport extends BaseTransport {
   readonly capabilities: { structuredClone: boolean; transfer: false }
   readonly #channel: IpcChannel
   readonly #maxQueue: number
@@ -38,14 +38,11 @@ export class IpcTransport implements Transport {
   #queue: unknown[] = []
   #blocked = false
   #inflight = 0
-  #closing = false
-  #closed = false
   #disconnectTimer: ReturnType<typeof setTimeout> | undefined
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
   #error: unknown
 
   constructor(channel: IpcChannel, options: IpcTransportOptions = {}) {
+    super()
     if (typeof channel.send !== 'function') {
       throw new TypeError('IpcTransport needs a process or ChildProcess with an IPC channel (fork it, or spawn with stdio "ipc")')
     }
@@ -62,7 +59,7 @@ export class IpcTransport implements Transport {
   }
 
   send(message: unknown): void {
-    if (this.#closing) return
+    if (this.closed) return
     if (this.#blocked) {
       if (this.#queue.length >= this.#maxQueue) {
         throw new BusyError(`IPC send queue is full (${this.#maxQueue} messages waiting for the channel to drain)`)
@@ -71,22 +68,6 @@ export class IpcTransport implements Transport {
       return
     }
     this.#write(message)
-  }
-
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    if (this.#closing) return
-    this.#closing = true
-    this.#channel.off('message', this.#message)
-    this.#release()
-    this.#end({ reason: 'closed by this side' })
   }
 
   #write(message: unknown): void {
@@ -121,11 +102,11 @@ export class IpcTransport implements Transport {
         }
       }
     }
-    if (this.#closing) this.#release()
+    if (this.closed) this.#disconnectWhenFlushed()
   }
 
   /** Disconnects once everything queued has been written, so a closing side never loses its last replies. */
-  #release(): void {
+  #disconnectWhenFlushed(): void {
     if (this.#inflight > 0 || this.#queue.length > 0) return
     const channel = this.#channel
     if (channel.connected && typeof channel.disconnect === 'function') {
@@ -138,7 +119,7 @@ export class IpcTransport implements Transport {
   }
 
   readonly #message = (message: unknown): void => {
-    if (!this.#closing) this.#onMessage(message)
+    this.receive(message)
   }
 
   readonly #errorEvent = (error: unknown): void => {
@@ -156,18 +137,19 @@ export class IpcTransport implements Transport {
     this.#end({ reason: 'the child process exited', exitCode: code, signal })
   }
 
+  /** Ends with the channel's last 'error', if any, as the cause. */
   #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#closing = true
+    this.end(this.#error !== undefined && info.error === undefined ? { ...info, error: this.#error } : info)
+  }
+
+  protected release(): void {
     if (this.#disconnectTimer !== undefined) clearTimeout(this.#disconnectTimer)
     const channel = this.#channel
     channel.off('message', this.#message)
     channel.off('disconnect', this.#disconnect)
     channel.off('exit', this.#exit)
-    // Keep swallowing late 'error' events (EPIPE after exit) once closed: removing the listener would crash.
-    if (this.#error !== undefined && info.error === undefined) info = { ...info, error: this.#error }
-    this.#onClose(info)
+    // The 'error' listener stays, swallowing late errors (EPIPE after exit): without one they would crash.
+    this.#disconnectWhenFlushed()
   }
 }
 

@@ -1,5 +1,5 @@
-import type { CloseInfo } from '../errors.js'
-import type { Transferable, Transport } from '../transport.js'
+import type { Transferable } from '../transport.js'
+import { BaseTransport } from './base.js'
 
 /** The standard (web) MessagePort interface, as in browsers, Electron renderers and Node's EventTarget side. */
 export interface StandardMessagePort {
@@ -24,15 +24,13 @@ export interface MessagePortTransportOptions {
  * `close`, which is used); otherwise the peer learns of the end from treerpc's own close notice, and
  * calls to a vanished side end by their timeout.
  */
-export class MessagePortTransport implements Transport {
+export class MessagePortTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: true }
   readonly #port: StandardMessagePort
   readonly #ownsPort: boolean
-  #closed = false
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
 
   constructor(port: StandardMessagePort, options: MessagePortTransportOptions = {}) {
+    super()
     this.#port = port
     this.#ownsPort = options.ownsPort ?? true
     port.addEventListener('message', this.#message)
@@ -41,38 +39,22 @@ export class MessagePortTransport implements Transport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.#closed) return
+    if (this.closed) return
     if (transfer !== undefined && transfer.length > 0) this.#port.postMessage(message, transfer as Transferable[])
     else this.#port.postMessage(message)
   }
 
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#end({ reason: 'closed by this side' })
-    if (this.#ownsPort) this.#port.close?.()
-  }
-
   readonly #message = (event: { data?: unknown }): void => {
-    this.#onMessage(event.data)
+    this.receive(event.data)
   }
 
   readonly #portClosed = (): void => {
-    this.#end({ reason: 'the message port closed' })
+    this.end({ reason: 'the message port closed' })
   }
 
-  #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
+  protected release(): void {
     this.#port.removeEventListener('message', this.#message)
     this.#port.removeEventListener('close', this.#portClosed)
-    this.#onClose(info)
+    if (this.#ownsPort) this.#port.close?.()
   }
 }

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
-import { type CloseInfo, ErrorCode, RpcError } from '../errors.js'
-import type { Transport } from '../transport.js'
+import { ErrorCode, RpcError } from '../errors.js'
+import { BaseTransport } from './base.js'
 
 export interface StreamTransportOptions {
   /** Largest message accepted or sent, in bytes of JSON. Default 64 MiB. */
@@ -22,7 +22,7 @@ const SEPARATOR = Buffer.from('\r\n\r\n')
  * and never buffers more than one frame. Sending a message over the limit throws `RPC_MESSAGE_TOO_LARGE`
  * and fails only that call.
  */
-export class StreamTransport implements Transport {
+export class StreamTransport extends BaseTransport {
   readonly capabilities = { structuredClone: false, transfer: false }
   readonly #input: Readable
   readonly #output: Writable
@@ -31,11 +31,9 @@ export class StreamTransport implements Transport {
   #buffer: Buffer = Buffer.alloc(0)
   /** Body length of the frame being read, or -1 while reading headers. */
   #bodyLength = -1
-  #closed = false
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
 
   constructor(input: Readable, output: Writable, options: StreamTransportOptions = {}) {
+    super()
     this.#input = input
     this.#output = output
     this.#maxMessageSize = options.maxMessageSize ?? 64 * 1024 * 1024
@@ -49,7 +47,7 @@ export class StreamTransport implements Transport {
   }
 
   send(message: unknown): void {
-    if (this.#closed) return
+    if (this.closed) return
     const body = JSON.stringify(message)
     const length = Buffer.byteLength(body, 'utf8')
     if (length > this.#maxMessageSize) {
@@ -58,24 +56,10 @@ export class StreamTransport implements Transport {
     this.#output.write(`Content-Length: ${length}\r\n\r\n${body}`)
   }
 
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  /** Stops reading and ends the output stream (after what was written is flushed). */
-  close(): void {
-    if (this.#closed) return
-    this.#end({ reason: 'closed by this side' })
-  }
-
   readonly #data = (chunk: Buffer | string): void => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk
     this.#buffer = this.#buffer.length === 0 ? bytes : Buffer.concat([this.#buffer, bytes])
-    while (!this.#closed) {
+    while (!this.closed) {
       if (this.#bodyLength < 0) {
         const end = this.#buffer.indexOf(SEPARATOR)
         if (end === -1) {
@@ -101,25 +85,24 @@ export class StreamTransport implements Transport {
       } catch {
         return this.#protocolError('Frame body is not valid JSON', ErrorCode.InvalidRequest)
       }
-      this.#onMessage(message)
+      this.receive(message)
     }
   }
 
   readonly #ended = (): void => {
-    this.#end({ reason: 'the stream ended' })
+    this.end({ reason: 'the stream ended' })
   }
 
   readonly #failed = (error: unknown): void => {
-    this.#end({ reason: 'the stream failed', error })
+    this.end({ reason: 'the stream failed', error })
   }
 
   #protocolError(message: string, code: string): void {
-    this.#end({ reason: message, error: new RpcError(message, code) })
+    this.end({ reason: message, error: new RpcError(message, code) })
   }
 
-  #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
+  /** Stops reading and ends the output (after what was written is flushed). */
+  protected release(): void {
     this.#buffer = Buffer.alloc(0)
     this.#input.off('data', this.#data)
     this.#input.off('end', this.#ended)
@@ -134,7 +117,6 @@ export class StreamTransport implements Transport {
       this.#input.pause()
       this.#output.end()
     }
-    this.#onClose(info)
   }
 }
 

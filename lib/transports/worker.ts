@@ -1,6 +1,6 @@
 import type { MessagePort as NodeMessagePort, Worker } from 'node:worker_threads'
-import type { CloseInfo } from '../errors.js'
-import type { BlockingChannel, Transferable, Transport } from '../transport.js'
+import type { BlockingChannel, Transferable } from '../transport.js'
+import { BaseTransport } from './base.js'
 import { SyncCaller, SyncResponder } from './blocking.js'
 
 /**
@@ -9,17 +9,15 @@ import { SyncCaller, SyncResponder } from './blocking.js'
  * code (after an uncaught exception, with that error as the cause). `close()` detaches from the
  * worker; it never terminates it.
  */
-export class WorkerTransport implements Transport {
+export class WorkerTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: true }
   readonly #worker: Worker
-  readonly #responder = new SyncResponder((message) => this.#onMessage(message))
+  readonly #responder = new SyncResponder((message) => this.receive(message))
   #caller: SyncCaller | undefined
-  #closed = false
   #error: unknown
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
 
   constructor(worker: Worker) {
+    super()
     this.#worker = worker
     worker.on('message', this.#message)
     worker.on('error', this.#errorEvent)
@@ -27,7 +25,7 @@ export class WorkerTransport implements Transport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.#closed || this.#responder.reply(message)) return
+    if (this.closed || this.#responder.reply(message)) return
     this.#worker.postMessage(message, transfer as never)
   }
 
@@ -36,20 +34,8 @@ export class WorkerTransport implements Transport {
     return (this.#caller ??= new SyncCaller((message, transfer) => this.#worker.postMessage(message, transfer)))
   }
 
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    this.#end({ reason: 'closed by this side' })
-  }
-
   readonly #message = (message: unknown): void => {
-    if (!this.#responder.accept(message)) this.#onMessage(message)
+    if (!this.#responder.accept(message)) this.receive(message)
   }
 
   readonly #errorEvent = (error: unknown): void => {
@@ -58,19 +44,17 @@ export class WorkerTransport implements Transport {
   }
 
   readonly #exit = (code: number): void => {
-    this.#end({ reason: 'the worker exited', exitCode: code, signal: null, error: this.#error })
+    this.end(this.#error === undefined
+      ? { reason: 'the worker exited', exitCode: code, signal: null }
+      : { reason: 'the worker exited', exitCode: code, signal: null, error: this.#error })
   }
 
-  #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
+  protected release(): void {
     this.#worker.off('message', this.#message)
     this.#worker.off('exit', this.#exit)
+    // The 'error' listener stays: without one, a later uncaught exception in the worker would crash this process.
     this.#responder.close()
     this.#caller?.close()
-    // The 'error' listener stays: without one, a later uncaught exception in the worker would crash this process.
-    if (info.error === undefined) delete info.error
-    this.#onClose(info)
   }
 }
 
@@ -86,17 +70,15 @@ export interface PortTransportOptions {
  * A Node `MessagePort` (from `MessageChannel`, or a worker's `parentPort`). The close notification
  * fires on the port's `close` event, i.e. when either end is closed.
  */
-export class NodePortTransport implements Transport {
+export class NodePortTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: true }
   readonly #port: NodeMessagePort
   readonly #ownsPort: boolean
-  readonly #responder = new SyncResponder((message) => this.#onMessage(message))
+  readonly #responder = new SyncResponder((message) => this.receive(message))
   #caller: SyncCaller | undefined
-  #closed = false
-  #onMessage: (message: unknown) => void = () => {}
-  #onClose: (info: CloseInfo) => void = () => {}
 
   constructor(port: NodeMessagePort, options: PortTransportOptions = {}) {
+    super()
     this.#port = port
     this.#ownsPort = options.ownsPort ?? true
     port.on('message', this.#message)
@@ -104,7 +86,7 @@ export class NodePortTransport implements Transport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.#closed || this.#responder.reply(message)) return
+    if (this.closed || this.#responder.reply(message)) return
     this.#port.postMessage(message, transfer as never)
   }
 
@@ -113,36 +95,20 @@ export class NodePortTransport implements Transport {
     return (this.#caller ??= new SyncCaller((message, transfer) => this.#port.postMessage(message, transfer)))
   }
 
-  onMessage(listener: (message: unknown) => void): void {
-    this.#onMessage = listener
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.#onClose = listener
-  }
-
-  close(): void {
-    if (this.#closed) return
-    if (this.#ownsPort) this.#port.close()
-    this.#end({ reason: 'closed by this side' })
-  }
-
   readonly #message = (message: unknown): void => {
-    if (!this.#responder.accept(message)) this.#onMessage(message)
+    if (!this.#responder.accept(message)) this.receive(message)
   }
 
   readonly #portClosed = (): void => {
-    this.#end({ reason: 'the message port closed' })
+    this.end({ reason: 'the message port closed' })
   }
 
-  #end(info: CloseInfo): void {
-    if (this.#closed) return
-    this.#closed = true
+  protected release(): void {
     this.#port.off('message', this.#message)
     this.#port.off('close', this.#portClosed)
     this.#responder.close()
     this.#caller?.close()
-    if (!this.#ownsPort) this.#port.unref()
-    this.#onClose(info)
+    if (this.#ownsPort) this.#port.close()
+    else this.#port.unref()
   }
 }
