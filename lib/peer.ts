@@ -388,11 +388,12 @@ export class Peer<RemoteApi = unknown> {
       if (refusal !== undefined) return this.#reject(id, WireCode.InvalidParams, `Invalid params for "${method}": ${refusal}`)
     }
     const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
-    this.#inbound.set(id, entry)
     if (!this.#pool.submit(entry)) {
-      this.#inbound.delete(id)
-      this.#reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${method}" was not run`)
+      return this.#reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${method}" was not run`)
     }
+    // Queued, or running asynchronously: from now on a cancel can reach it. (A synchronous handler has
+    // already replied: it never enters the table.)
+    if (!entry.finished) this.#inbound.set(id, entry)
   }
 
   #onNotification(method: string, params: unknown): void {

@@ -1,3 +1,4 @@
+import { Deadlines, MAX_TIMEOUT } from './deadlines.js'
 import { CancelledError, RpcError, TimeoutError } from './errors.js'
 
 /** Where a solicited call stands. It leaves `pending` exactly once. */
@@ -20,9 +21,8 @@ export class Call<T = unknown> implements PromiseLike<T> {
   #state: CallState = 'pending'
   #resolve!: (value: unknown) => void
   #reject!: (error: unknown) => void
-  /** @internal */ timer: ReturnType<typeof setTimeout> | undefined
   /** @internal */ timeout = 0
-  /** @internal */ started = 0
+  /** @internal */ deadline = 0
   /** @internal */ signal: AbortSignal | undefined
   readonly #manager: TransactionManager
 
@@ -73,13 +73,6 @@ export class Call<T = unknown> implements PromiseLike<T> {
   }
 }
 
-/** Longest delay a timer can have (2^31-1 ms, about 24.8 days); longer timeouts mean none. */
-const MAX_TIMEOUT = 2_147_483_647
-
-function expire(manager: TransactionManager, call: Call<unknown>): void {
-  manager.expire(call)
-}
-
 /**
  * Correlates solicited calls with their replies. Every call leaves through `#retire`, which deletes
  * the entry, clears its timer and unhooks its signal: the one place a call settles, so it settles once.
@@ -90,6 +83,8 @@ export class TransactionManager {
   readonly #onAbort = new WeakMap<AbortSignal, () => void>()
   #nextId = 1
   readonly #onAbandon: AbandonListener
+  // One timer for all pending calls, not one per call: see Deadlines.
+  readonly #deadlines = new Deadlines<Call<unknown>>((call) => this.expire(call))
 
   constructor(onAbandon: AbandonListener) {
     this.#onAbandon = onAbandon
@@ -117,14 +112,7 @@ export class TransactionManager {
   open<T>(path: string, timeout: number, signal?: AbortSignal): Call<T> {
     const call = new Call<T>(this, this.#nextId++, path)
     this.#pending.set(call.id, call as Call<unknown>)
-    if (timeout > 0 && timeout <= MAX_TIMEOUT) {
-      call.timeout = timeout
-      call.started = Date.now()
-      // Read setTimeout at call time so fake timers (sinon) reach it.
-      const timer = setTimeout(expire, timeout, this, call)
-      if (typeof timer === 'object') timer.unref?.()
-      call.timer = timer
-    }
+    if (timeout > 0 && timeout <= MAX_TIMEOUT) this.#deadlines.add(call as Call<unknown>, timeout)
     if (signal) {
       if (signal.aborted) this.cancel(call as Call<unknown>, signal.reason, false)
       else this.#watch(signal, call as Call<unknown>)
@@ -155,8 +143,7 @@ export class TransactionManager {
   /** @internal */
   expire(call: Call<unknown>): void {
     if (call.state !== 'pending') return
-    const elapsed = Date.now() - call.started
-    call.timer = undefined
+    const elapsed = Date.now() - (call.deadline - call.timeout)
     this.#retire(call, 'timed out', new TimeoutError(`Call "${call.path}" timed out after ${elapsed} ms (timeout ${call.timeout} ms)`, call.path, call.timeout))
     this.#onAbandon(call)
   }
@@ -211,10 +198,7 @@ export class TransactionManager {
 
   #retire(call: Call<unknown>, state: CallState, value: unknown): void {
     this.#pending.delete(call.id)
-    if (call.timer !== undefined) {
-      clearTimeout(call.timer)
-      call.timer = undefined
-    }
+    if (call.timeout !== 0) this.#deadlines.delete(call)
     if (call.signal !== undefined) this.#unwatch(call.signal, call)
     call.settle(state, value)
   }

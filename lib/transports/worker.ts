@@ -26,7 +26,9 @@ export class WorkerTransport extends BaseTransport {
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
     if (this.closed || this.#responder.reply(message)) return
-    this.#worker.postMessage(message, transfer as never)
+    // An empty transfer list still costs a validation pass in postMessage: pass none.
+    if (transfer === undefined || transfer.length === 0) this.#worker.postMessage(message)
+    else this.#worker.postMessage(message, transfer as never)
   }
 
   /** Blocking calls into the worker (the main thread sleeps in Atomics.wait until the reply). */
@@ -87,7 +89,8 @@ export class NodePortTransport extends BaseTransport {
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
     if (this.closed || this.#responder.reply(message)) return
-    this.#port.postMessage(message, transfer as never)
+    if (transfer === undefined || transfer.length === 0) this.#port.postMessage(message)
+    else this.#port.postMessage(message, transfer as never)
   }
 
   /** Blocking calls to the other end (this thread sleeps in Atomics.wait until the reply). */
