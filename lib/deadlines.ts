@@ -1,53 +1,49 @@
 /** Longest delay a timer can have (2^31-1 ms, about 24.8 days); longer timeouts mean none. */
 export const MAX_TIMEOUT = 2_147_483_647
 
-/** Something with a deadline, in `Date.now()` milliseconds. */
-export interface Timed {
-  deadline: number
-  timeout: number
-}
-
 /**
- * Many deadlines, one timer. Items sharing a timeout value expire in the order they were added, so
- * each timeout value keeps its items in a Set (insertion-ordered, O(1) delete) and only the heads
- * matter: the single timer is armed for the earliest head. Adding a call costs a Set insertion, not
- * a timer; the timer is cleared as soon as nothing is left, so it never outlives the last item.
+ * Many deadlines, one timer. Entries sharing a timeout value expire in the order they were added, so
+ * each timeout value keeps its entries in a Map of id -> deadline (insertion-ordered, O(1) delete)
+ * and only the heads matter: the single timer is armed for the earliest head. Adding costs a Map
+ * insertion under a small-integer key (no object hashing, no timer); the timer is cleared as soon as
+ * nothing is left, so it never outlives the last entry.
  *
  * Timers and clocks are read at call time, so fake timers (sinon) reach them.
  */
-export class Deadlines<T extends Timed> {
-  readonly #groups = new Map<number, Set<T>>()
-  readonly #onExpire: (item: T) => void
+export class Deadlines {
+  readonly #groups = new Map<number, Map<number, number>>()
+  readonly #onExpire: (id: number) => void
   #count = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #armedFor = Infinity
 
-  constructor(onExpire: (item: T) => void) {
+  constructor(onExpire: (id: number) => void) {
     this.#onExpire = onExpire
   }
 
-  /** Items waiting for their deadline. */
+  /** Entries waiting for their deadline. */
   get size(): number {
     return this.#count
   }
 
-  add(item: T, timeout: number): void {
-    item.timeout = timeout
-    item.deadline = Date.now() + timeout
+  /** Adds `id` to expire `timeout` ms from now; returns its deadline. */
+  add(id: number, timeout: number): number {
+    const deadline = Date.now() + timeout
     let group = this.#groups.get(timeout)
     if (group === undefined) {
-      group = new Set()
+      group = new Map()
       this.#groups.set(timeout, group)
     }
-    group.add(item)
+    group.set(id, deadline)
     this.#count++
-    if (item.deadline < this.#armedFor) this.#arm(item.deadline)
+    if (deadline < this.#armedFor) this.#arm(deadline)
+    return deadline
   }
 
-  delete(item: T): void {
-    const group = this.#groups.get(item.timeout)
-    if (group === undefined || !group.delete(item)) return
-    if (group.size === 0) this.#groups.delete(item.timeout)
+  delete(id: number, timeout: number): void {
+    const group = this.#groups.get(timeout)
+    if (group === undefined || !group.delete(id)) return
+    if (group.size === 0) this.#groups.delete(timeout)
     if (--this.#count === 0) this.#disarm()
   }
 
@@ -69,21 +65,21 @@ export class Deadlines<T extends Timed> {
     this.#timer = undefined
     this.#armedFor = Infinity
     const now = Date.now()
-    const expired: T[] = []
+    const expired: number[] = []
     let next = Infinity
     for (const [timeout, group] of this.#groups) {
-      for (const item of group) {
-        if (item.deadline > now) {
-          if (item.deadline < next) next = item.deadline
+      for (const [id, deadline] of group) {
+        if (deadline > now) {
+          if (deadline < next) next = deadline
           break
         }
-        group.delete(item)
+        group.delete(id)
         this.#count--
-        expired.push(item)
+        expired.push(id)
       }
       if (group.size === 0) this.#groups.delete(timeout)
     }
     if (next !== Infinity) this.#arm(next)
-    for (const item of expired) this.#onExpire(item)
+    for (const id of expired) this.#onExpire(id)
   }
 }

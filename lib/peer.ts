@@ -407,6 +407,8 @@ export class Peer<RemoteApi = unknown> {
         return this.#onEvent(params)
       case Method.Close:
         return this.#shutdown({ reason: 'the other side closed the channel' }, false)
+      case Method.Flush:
+        return
     }
     if (this.#state === 'connecting') this.#open()
     // Unknown protocol notifications, and LSP's optional `$/` ones, are ignored.

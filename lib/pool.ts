@@ -17,7 +17,10 @@ export interface PoolOptions {
   minSize?: number
   /** Most members; the pool grows to it on demand when every member is at its concurrency. Default `size`. */
   maxSize?: number
-  /** Most calls outstanding on one member. Default 16. */
+  /**
+   * Most calls outstanding on one member. Default 64, so that small calls pipeline; set 1 for
+   * CPU-bound tasks of uneven length, so that calls wait in the pool for the first free member.
+   */
   concurrency?: number
   /** Most calls waiting for a member; past it calls reject with BusyError. Default 16384. */
   maxQueue?: number
@@ -77,6 +80,9 @@ interface Member {
   /** Ended on purpose (idle, close): not replaced. */
   retiring: boolean
   idleTimer: ReturnType<typeof setTimeout> | undefined
+  /** Settlement hooks of direct calls, made once per member so that a call allocates no closure. */
+  succeeded: () => void
+  failed: () => void
 }
 
 interface Job {
@@ -119,6 +125,7 @@ export class Pool<RemoteApi = unknown> {
   readonly #queue: Job[] = []
   readonly #members: Member[] = []
   readonly #events = new EventEmitter()
+  readonly #callOptions: { timeout: number }
   readonly #forwarded = new Set<string>()
   #nextMemberId = 1
   #startFailures = 0
@@ -134,9 +141,10 @@ export class Pool<RemoteApi = unknown> {
     this.#kind = options.kind ?? 'worker'
     this.#minSize = options.minSize ?? size
     this.#maxSize = Math.max(options.maxSize ?? size, this.#minSize, 1)
-    this.#concurrency = options.concurrency ?? 16
+    this.#concurrency = options.concurrency ?? 64
     this.#maxQueue = options.maxQueue ?? 16_384
     this.#timeout = options.timeout ?? 30_000
+    this.#callOptions = { timeout: this.#timeout }
     this.#idempotent = new Set(options.idempotent ?? [])
     this.#idleTimeout = options.idleTimeout ?? 30_000
     this.#maxStartFailures = options.maxStartFailures ?? 5
@@ -173,6 +181,18 @@ export class Pool<RemoteApi = unknown> {
 
   /** Calls `path` on one member; returns the same kind of handle as `peer.call`. */
   call<T = any>(path: string, args: readonly unknown[] = [], options?: PoolCallOptions<T>): Call<T> {
+    // Fast path: a member is free and the call needs no retry. The member's own call is the handle
+    // (its timeout, signal, callback and cancel work as for peer.call): one transaction, not two.
+    if (this.#closing === undefined && this.#queue.length === 0 && !(options?.idempotent ?? (this.#idempotent.size > 0 && this.#idempotent.has(path)))) {
+      const member = this.#pick()
+      if (member !== undefined) {
+        this.#take(member)
+        const direct = options === undefined ? this.#callOptions : options.timeout === undefined ? { ...options, timeout: this.#timeout } : options
+        const call = member.handle.peer.call<T>(path, args, direct)
+        call.promise.then(member.succeeded, member.failed)
+        return call
+      }
+    }
     const call = this.#transactions.open<T>(String(path), options?.timeout ?? this.#timeout, options?.signal)
     if (options?.callback !== undefined) {
       const callback = options.callback
@@ -233,7 +253,7 @@ export class Pool<RemoteApi = unknown> {
 
   async #drainAndClose(): Promise<void> {
     if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer)
-    if (this.#jobs.size > 0) {
+    if (this.#jobs.size > 0 || this.stats.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#closeTimeout)
         this.#drained = () => {
@@ -258,7 +278,17 @@ export class Pool<RemoteApi = unknown> {
         ? spawnWorker(this.#modulePath, { ...(this.#spawnOptions as SpawnWorkerOptions), ...common })
         : spawnChild(this.#modulePath, { ...(this.#spawnOptions as SpawnChildOptions), ...common })
     const info: PoolMember = this.#kind === 'worker' ? { id, threadId: handle.worker!.threadId } : { id, pid: handle.process!.pid }
-    const member: Member = { info, handle, outstanding: 0, ready: false, alive: true, retiring: false, idleTimer: undefined }
+    const member: Member = {
+      info,
+      handle,
+      outstanding: 0,
+      ready: false,
+      alive: true,
+      retiring: false,
+      idleTimer: undefined,
+      succeeded: () => this.#directDone(member, true),
+      failed: () => this.#directDone(member, false),
+    }
     this.#members.push(member)
     for (const name of this.#forwarded) this.#forward(member, name)
     handle.ready.then(
@@ -286,20 +316,30 @@ export class Pool<RemoteApi = unknown> {
   }
 
   /** Runs the job on the least busy ready member; false when every member is at its concurrency. */
-  #dispatch(job: Job): boolean {
+  /** The ready member with the fewest outstanding calls, below its concurrency; undefined when all are busy. */
+  #pick(): Member | undefined {
     let best: Member | undefined
     for (const member of this.#members) {
-      if (member.ready && member.alive && !member.retiring && member.handle.peer.state === 'open' && member.outstanding < this.#concurrency && (best === undefined || member.outstanding < best.outstanding)) {
+      if (member.ready && member.alive && !member.retiring && member.outstanding < this.#concurrency && member.handle.peer.state === 'open' && (best === undefined || member.outstanding < best.outstanding)) {
         best = member
       }
     }
-    if (best === undefined) return false
-    const member = best
+    return best
+  }
+
+  #take(member: Member): void {
     member.outstanding++
     if (member.idleTimer !== undefined) {
       clearTimeout(member.idleTimer)
       member.idleTimer = undefined
     }
+  }
+
+  /** Runs the job on the least busy ready member; false when every member is at its concurrency. */
+  #dispatch(job: Job): boolean {
+    const member = this.#pick()
+    if (member === undefined) return false
+    this.#take(member)
     const inner = member.handle.peer.call(job.path, job.args, { timeout: 0, transfer: job.options?.transfer })
     job.inner = inner
     inner.promise.then(
@@ -307,6 +347,16 @@ export class Pool<RemoteApi = unknown> {
       (error) => this.#innerDone(member, job, inner, false, error),
     )
     return true
+  }
+
+  /** A direct call finished on `member`. */
+  #directDone(member: Member, ok: boolean): void {
+    member.outstanding--
+    if (ok) this.#completed++
+    else this.#failed++
+    this.#pump()
+    this.#idle(member)
+    this.#checkDrained()
   }
 
   #innerDone(member: Member, job: Job, inner: Call<unknown>, ok: boolean, value: unknown): void {
@@ -337,7 +387,7 @@ export class Pool<RemoteApi = unknown> {
         this.#failed++
       }
     }
-    if (this.#jobs.size === 0) this.#drained?.()
+    this.#checkDrained()
   }
 
   /** A pool call given up (timeout, cancel): cancel it on its member, or take it out of the queue. */
@@ -351,7 +401,14 @@ export class Pool<RemoteApi = unknown> {
       const index = this.#queue.indexOf(job)
       if (index !== -1) this.#queue.splice(index, 1)
     }
-    if (this.#jobs.size === 0) this.#drained?.()
+    this.#checkDrained()
+  }
+
+  /** While close() drains: resolves it once no call is queued or running. */
+  #checkDrained(): void {
+    if (this.#drained === undefined || this.#jobs.size > 0) return
+    for (const member of this.#members) if (member.outstanding > 0) return
+    this.#drained()
   }
 
   #pump(): void {

@@ -68,6 +68,8 @@ export const Method = {
   Cancel: 'rpc.cancel',
   Event: 'rpc.event',
   Close: 'rpc.close',
+  /** Sent by a channel before it lets go, to learn when its writes are out; carries nothing, ignored. */
+  Flush: 'rpc.flush',
   /** vscode-jsonrpc's (LSP's) cancel notification, accepted and sent to foreign peers. */
   ForeignCancel: '$/cancelRequest',
 } as const

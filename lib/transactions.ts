@@ -84,7 +84,10 @@ export class TransactionManager {
   #nextId = 1
   readonly #onAbandon: AbandonListener
   // One timer for all pending calls, not one per call: see Deadlines.
-  readonly #deadlines = new Deadlines<Call<unknown>>((call) => this.expire(call))
+  readonly #deadlines = new Deadlines((id) => {
+    const call = this.#pending.get(id)
+    if (call !== undefined) this.expire(call)
+  })
 
   constructor(onAbandon: AbandonListener) {
     this.#onAbandon = onAbandon
@@ -112,7 +115,10 @@ export class TransactionManager {
   open<T>(path: string, timeout: number, signal?: AbortSignal): Call<T> {
     const call = new Call<T>(this, this.#nextId++, path)
     this.#pending.set(call.id, call as Call<unknown>)
-    if (timeout > 0 && timeout <= MAX_TIMEOUT) this.#deadlines.add(call as Call<unknown>, timeout)
+    if (timeout > 0 && timeout <= MAX_TIMEOUT) {
+      call.timeout = timeout
+      call.deadline = this.#deadlines.add(call.id, timeout)
+    }
     if (signal) {
       if (signal.aborted) this.cancel(call as Call<unknown>, signal.reason, false)
       else this.#watch(signal, call as Call<unknown>)
@@ -198,7 +204,7 @@ export class TransactionManager {
 
   #retire(call: Call<unknown>, state: CallState, value: unknown): void {
     this.#pending.delete(call.id)
-    if (call.timeout !== 0) this.#deadlines.delete(call)
+    if (call.timeout !== 0) this.#deadlines.delete(call.id, call.timeout)
     if (call.signal !== undefined) this.#unwatch(call.signal, call)
     call.settle(state, value)
   }

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { BusyError, type CloseInfo } from '../errors.js'
+import { Method } from '../protocol.js'
 import { BaseTransport } from './base.js'
 
 /** The part of a `ChildProcess` (parent side) and of `process` (child side) an IPC transport uses. */
@@ -18,6 +19,9 @@ export interface IpcTransportOptions {
   maxQueue?: number
 }
 
+/** The last write before a disconnect, sent only to learn when the pipe has drained. */
+const FLUSH = { jsonrpc: '2.0', method: Method.Flush }
+
 /**
  * JSON-RPC over Node's child-process IPC channel, on either side: the parent's `ChildProcess` or the
  * child's `process`.
@@ -35,9 +39,16 @@ export class IpcTransport extends BaseTransport {
   readonly #channel: IpcChannel
   readonly #maxQueue: number
   readonly #isChild: boolean
+  /** Messages held while Node's backlog is full; `#head` is the next to send. */
   #queue: unknown[] = []
+  #head = 0
+  /** Node's IPC backlog is over its threshold (`send()` returned false). */
   #blocked = false
-  #inflight = 0
+  /** A write with a callback is on its way; its callback releases what is held. */
+  #probing = false
+  #written = 0
+  #probeAt = 0
+  #confirmedUpTo = 0
   #disconnectTimer: ReturnType<typeof setTimeout> | undefined
   #error: unknown
 
@@ -61,60 +72,74 @@ export class IpcTransport extends BaseTransport {
   send(message: unknown): void {
     if (this.closed) return
     if (this.#blocked) {
-      if (this.#queue.length >= this.#maxQueue) {
+      // The first message after a full backlog goes out at once, with a callback: when Node has
+      // written it, everything before it is written too, and the messages held here can follow.
+      if (!this.#probing) return this.#write(message, true)
+      if (this.#queue.length - this.#head >= this.#maxQueue) {
         throw new BusyError(`IPC send queue is full (${this.#maxQueue} messages waiting for the channel to drain)`)
       }
       this.#queue.push(message)
       return
     }
-    this.#write(message)
+    this.#write(message, false)
   }
 
-  #write(message: unknown): void {
-    this.#inflight++
-    let ok: boolean
-    try {
-      // Serialization errors (a BigInt in JSON, a function under 'advanced') throw here, synchronously.
-      ok = this.#channel.send!(message, undefined, {}, this.#sent)
-    } catch (error) {
-      this.#inflight--
-      throw error
+  /**
+   * Writes one message. Only a probe carries a callback: a callback per message costs Node a
+   * nextTick each, and the order of the pipe makes one confirmation vouch for all earlier writes.
+   */
+  #write(message: unknown, probe: boolean): void {
+    // Serialization errors (a BigInt in JSON, a function under 'advanced') throw here, synchronously.
+    const ok = probe ? this.#channel.send!(message, undefined, {}, this.#confirmed) : this.#channel.send!(message)
+    this.#written++
+    if (probe) {
+      this.#probing = true
+      this.#probeAt = this.#written
     }
     if (!ok) this.#blocked = true
   }
 
-  // Node calls this once the message is handed to the OS (or failed: the channel closed).
-  readonly #sent = (): void => {
-    this.#inflight--
-    if (this.#blocked && this.#inflight === 0) {
-      this.#blocked = false
-      const queue = this.#queue
-      this.#queue = []
-      for (let i = 0; i < queue.length; i++) {
-        if (this.#blocked) {
-          this.#queue = queue.slice(i).concat(this.#queue)
-          break
-        }
-        try {
-          this.#write(queue[i])
-        } catch {
-          // Serialization of a queued message was checked when it failed before: cannot happen twice.
-        }
+  // Node calls this once the probe is handed to the OS (or failed: the channel closed).
+  readonly #confirmed = (): void => {
+    this.#probing = false
+    this.#blocked = false
+    this.#confirmedUpTo = this.#probeAt
+    while (this.#head < this.#queue.length && !this.#probing) {
+      const message = this.#queue[this.#head]
+      this.#queue[this.#head++] = undefined
+      try {
+        this.#write(message, this.#blocked)
+      } catch {
+        // Held messages are serialized only now; one that cannot be is dropped (its call times out).
       }
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = []
+      this.#head = 0
     }
     if (this.closed) this.#disconnectWhenFlushed()
   }
 
-  /** Disconnects once everything queued has been written, so a closing side never loses its last replies. */
+  /**
+   * Disconnects once everything has been written: Node's disconnect() discards writes still in its
+   * backlog, so a closing side would lose its last replies. When writes are unconfirmed, a last probe
+   * (`rpc.flush`, ignored by the other side) is sent and the disconnect waits for it.
+   */
   #disconnectWhenFlushed(): void {
-    if (this.#inflight > 0 || this.#queue.length > 0) return
     const channel = this.#channel
-    if (channel.connected && typeof channel.disconnect === 'function') {
+    if (!channel.connected || typeof channel.disconnect !== 'function') return
+    if (this.#probing || this.#head < this.#queue.length) return
+    if (this.#written > this.#confirmedUpTo) {
       try {
-        channel.disconnect()
+        return this.#write(FLUSH, true)
       } catch {
-        // Already disconnected.
+        // The channel is going away under us: disconnect below.
       }
+    }
+    try {
+      channel.disconnect()
+    } catch {
+      // Already disconnected.
     }
   }
 
