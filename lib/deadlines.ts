@@ -16,6 +16,8 @@ export class Deadlines {
   #count = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #armedFor = Infinity
+  #lastTimeout = -1
+  #lastGroup: Map<number, number> | undefined
 
   constructor(onExpire: (id: number) => void) {
     this.#onExpire = onExpire
@@ -29,11 +31,14 @@ export class Deadlines {
   /** Adds `id` to expire `timeout` ms from now; returns its deadline. */
   add(id: number, timeout: number): number {
     const deadline = Date.now() + timeout
-    let group = this.#groups.get(timeout)
+    // Nearly every call uses the peer's default timeout: skip the lookup for it.
+    let group = timeout === this.#lastTimeout ? this.#lastGroup : this.#groups.get(timeout)
     if (group === undefined) {
       group = new Map()
       this.#groups.set(timeout, group)
     }
+    this.#lastTimeout = timeout
+    this.#lastGroup = group
     group.set(id, deadline)
     this.#count++
     if (deadline < this.#armedFor) this.#arm(deadline)
@@ -43,8 +48,13 @@ export class Deadlines {
   delete(id: number, timeout: number): void {
     const group = this.#groups.get(timeout)
     if (group === undefined || !group.delete(id)) return
-    if (group.size === 0) this.#groups.delete(timeout)
+    if (group.size === 0) this.#drop(timeout)
     if (--this.#count === 0) this.#disarm()
+  }
+
+  #drop(timeout: number): void {
+    this.#groups.delete(timeout)
+    if (timeout === this.#lastTimeout) this.#lastGroup = undefined
   }
 
   #arm(deadline: number): void {
@@ -77,7 +87,7 @@ export class Deadlines {
         this.#count--
         expired.push(id)
       }
-      if (group.size === 0) this.#groups.delete(timeout)
+      if (group.size === 0) this.#drop(timeout)
     }
     if (next !== Infinity) this.#arm(next)
     for (const id of expired) this.#onExpire(id)
