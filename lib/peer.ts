@@ -1,16 +1,15 @@
 import { EventEmitter } from 'eventemitter3'
 import { nanoid } from 'nanoid'
-import { enterContext, Incoming } from './context.js'
-import { fromErrorObject, toErrorObject } from './error-wire.js'
-import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, MethodNotFoundError, RpcError, TimeoutError } from './errors.js'
-import { HandlerPool } from './handler-pool.js'
-import { type Handler, type HandleOptions, isValidPath, Namespace } from './namespace.js'
+import { Dispatcher, messageOf } from './dispatcher.js'
+import { fromErrorObject } from './error-wire.js'
+import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, RpcError, TimeoutError } from './errors.js'
+import type { HandleOptions } from './namespace.js'
 import { type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
 import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
 import { createRemoteProxy } from './proxy.js'
 import { type Call, TransactionManager } from './transactions.js'
 import type { Transferable, Transport } from './transport.js'
-import { transfersOf, transfersOfValue } from './transfer.js'
+import { transfersOf } from './transfer.js'
 import type { RemoteOf, RemoteSyncOf } from './types.js'
 
 export type PeerState = 'connecting' | 'open' | 'closed'
@@ -76,14 +75,11 @@ export class Peer<RemoteApi = unknown> {
 
   readonly #transport: Transport
   readonly #options: ResolvedPeerOptions
-  readonly #namespace = new Namespace()
   readonly #transactions: TransactionManager
-  readonly #pool: HandlerPool<Incoming>
-  readonly #inbound = new Map<Id, Incoming>()
+  readonly #dispatcher: Dispatcher
   readonly #events = new EventEmitter()
   #state: PeerState = 'connecting'
   #held: Held[] = []
-  #fallback: Handler | undefined
   /** True once the other side said hello: it speaks treerpc (else: a plain JSON-RPC peer). */
   #treerpcPeer = false
   /** The channel serializes with JSON, not structured clone. */
@@ -99,7 +95,22 @@ export class Peer<RemoteApi = unknown> {
     this.#transport = transport
     this.#jsonOnly = transport.capabilities?.structuredClone === false
     this.#transactions = new TransactionManager((call) => this.#abandon(call))
-    this.#pool = new HandlerPool(this.#options.concurrency, this.#options.maxQueue, (entry) => this.#run(entry))
+    const peer = this
+    this.#dispatcher = new Dispatcher(
+      {
+        send: (message, transfer) => this.#sendRaw(message, transfer),
+        error: (error) => this.#error(error),
+        drop: () => void this.#dropped++,
+        get closed() {
+          return peer.#state === 'closed'
+        },
+        get jsonOnly() {
+          return peer.#jsonOnly
+        },
+      },
+      this.#options.concurrency,
+      this.#options.maxQueue,
+    )
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve
       this.#rejectReady = reject
@@ -108,7 +119,7 @@ export class Peer<RemoteApi = unknown> {
     this.ready.catch(() => {})
     this.remote = createRemoteProxy((path, args) => this.#call(path, args, undefined).promise) as RemoteOf<RemoteApi>
     this.remoteSync = createRemoteProxy((path, args) => this.callSync(path, args)) as RemoteSyncOf<RemoteApi>
-    if (options.expose !== undefined) this.#namespace.expose('', options.expose)
+    if (options.expose !== undefined) this.#dispatcher.namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))
     if (this.#options.handshake) this.#sendHello(false)
@@ -122,8 +133,8 @@ export class Peer<RemoteApi = unknown> {
   get stats(): PeerStats {
     return {
       pending: this.#transactions.size,
-      active: this.#pool.active,
-      queued: this.#pool.queued,
+      active: this.#dispatcher.active,
+      queued: this.#dispatcher.queued,
       sent: this.#sent,
       received: this.#received,
       dropped: this.#dropped,
@@ -132,7 +143,7 @@ export class Peer<RemoteApi = unknown> {
 
   /** The paths this side currently exposes. */
   get exposed(): string[] {
-    return this.#namespace.paths()
+    return this.#dispatcher.namespace.paths()
   }
 
   // ---- calling the other side ----------------------------------------------------------------
@@ -212,23 +223,23 @@ export class Peer<RemoteApi = unknown> {
   expose(path: string, api: object): void
   expose(api: object): void
   expose(pathOrApi: string | object, api?: object): void {
-    if (typeof pathOrApi === 'string') this.#namespace.expose(pathOrApi, api as object)
-    else this.#namespace.expose('', pathOrApi)
+    if (typeof pathOrApi === 'string') this.#dispatcher.namespace.expose(pathOrApi, api as object)
+    else this.#dispatcher.namespace.expose('', pathOrApi)
   }
 
   /** Sets the handler of one path, optionally with a validator of its arguments. */
   handle(path: string, fn: (...args: any[]) => unknown, options?: HandleOptions): void {
-    this.#namespace.handle(path, fn, options)
+    this.#dispatcher.namespace.handle(path, fn, options)
   }
 
   /** Removes the handler at `path` and everything below it. Returns how many handlers went. */
   unhandle(path: string): number {
-    return this.#namespace.unhandle(path)
+    return this.#dispatcher.namespace.unhandle(path)
   }
 
   /** Receives calls to paths nobody handles, as `(path, args)`; `undefined` removes it. */
   fallback(fn: ((path: string, args: unknown[]) => unknown) | undefined): void {
-    this.#fallback = fn === undefined ? undefined : { fn: fn as Handler['fn'], self: undefined }
+    this.#dispatcher.setFallback(fn)
   }
 
   /**
@@ -347,10 +358,10 @@ export class Peer<RemoteApi = unknown> {
     if (method === undefined) {
       this.#onResponse(message, id)
     } else if (typeof method !== 'string') {
-      this.#reject(isId(id) ? id : null, WireCode.InvalidRequest, 'Invalid request: method must be a string')
+      this.#dispatcher.reject(isId(id) ? id : null, WireCode.InvalidRequest, 'Invalid request: method must be a string')
     } else if (id !== undefined && id !== null) {
       if (isId(id)) this.#onRequest(id, method, message.params)
-      else this.#reject(null, WireCode.InvalidRequest, 'Invalid request: id must be a string or a finite number')
+      else this.#dispatcher.reject(null, WireCode.InvalidRequest, 'Invalid request: id must be a string or a finite number')
     } else {
       this.#onNotification(method, message.params)
     }
@@ -378,22 +389,7 @@ export class Peer<RemoteApi = unknown> {
   #onRequest(id: Id, method: string, params: unknown): void {
     // A plain JSON-RPC peer proves it is there by calling us; a treerpc peer always says hello first.
     if (this.#state === 'connecting') this.#open()
-    const args = toArgs(params)
-    if (args === undefined) return this.#reject(id, WireCode.InvalidParams, `Invalid params for "${method}": expected an array or an object`)
-    if (this.#inbound.has(id)) return this.#reject(id, WireCode.InvalidRequest, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
-    const handler = this.#resolve(method, args)
-    if (handler === undefined) return this.#reject(id, WireCode.MethodNotFound, `Method not found: "${method.slice(0, 200)}"`)
-    if (handler.validate !== undefined) {
-      const refusal = validate(handler.validate, args)
-      if (refusal !== undefined) return this.#reject(id, WireCode.InvalidParams, `Invalid params for "${method}": ${refusal}`)
-    }
-    const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
-    if (!this.#pool.submit(entry)) {
-      return this.#reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${method}" was not run`)
-    }
-    // Queued, or running asynchronously: from now on a cancel can reach it. (A synchronous handler has
-    // already replied: it never enters the table.)
-    if (!entry.finished) this.#inbound.set(id, entry)
+    this.#dispatcher.request(id, method, params)
   }
 
   #onNotification(method: string, params: unknown): void {
@@ -401,8 +397,11 @@ export class Peer<RemoteApi = unknown> {
       case Method.Hello:
         return this.#onHello(params)
       case Method.Cancel:
-      case Method.ForeignCancel:
-        return this.#onCancel(params, method === Method.ForeignCancel)
+      case Method.ForeignCancel: {
+        const id = typeof params === 'object' && params !== null ? (params as { id?: unknown }).id : undefined
+        if (isId(id)) this.#dispatcher.cancel(id, method === Method.ForeignCancel)
+        return
+      }
       case Method.Event:
         return this.#onEvent(params)
       case Method.Close:
@@ -413,29 +412,7 @@ export class Peer<RemoteApi = unknown> {
     if (this.#state === 'connecting') this.#open()
     // Unknown protocol notifications, and LSP's optional `$/` ones, are ignored.
     if (method.startsWith('rpc.') || method.startsWith('$/')) return void this.#dropped++
-    const args = toArgs(params)
-    const handler = args === undefined ? undefined : this.#resolve(method, args)
-    if (handler === undefined || args === undefined) {
-      this.#dropped++
-      return this.#error(new MethodNotFoundError(`Notification "${method.slice(0, 200)}" has no handler`, method))
-    }
-    const refusal = handler.validate === undefined ? undefined : validate(handler.validate, args)
-    if (refusal !== undefined) {
-      this.#dropped++
-      return this.#error(new RpcError(`Invalid params for notification "${method}": ${refusal}`, ErrorCode.InvalidParams))
-    }
-    const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler)
-    if (!this.#pool.submit(entry)) {
-      this.#dropped++
-      this.#error(new BusyError(`Notification "${method}" dropped: the handler pool and its queue are full`))
-    }
-  }
-
-  #resolve(method: string, args: unknown[]): Handler | undefined {
-    const handler = this.#namespace.get(method)
-    if (handler !== undefined) return handler
-    if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method) && args !== undefined) return this.#fallback
-    return undefined
+    this.#dispatcher.notification(method, params)
   }
 
   #onHello(params: unknown): void {
@@ -448,22 +425,6 @@ export class Peer<RemoteApi = unknown> {
     this.#open()
   }
 
-  #onCancel(params: unknown, foreign: boolean): void {
-    const id = typeof params === 'object' && params !== null ? (params as { id?: unknown }).id : undefined
-    const entry = isId(id) ? this.#inbound.get(id) : undefined
-    if (entry === undefined || entry.cancelled) return
-    entry.cancelled = true
-    entry.foreignCancel = foreign
-    if (!entry.started) {
-      // Still queued: it never runs.
-      this.#pool.drop(entry)
-      this.#inbound.delete(entry.id!)
-      if (foreign) this.#reject(entry.id!, WireCode.RequestCancelled, 'Request cancelled')
-    } else {
-      entry.abort(new RpcError(`Call "${entry.path}" was cancelled by the caller`, ErrorCode.Cancelled))
-    }
-  }
-
   #onEvent(params: unknown): void {
     if (!Array.isArray(params) || typeof params[0] !== 'string' || LIFECYCLE_EVENTS.has(params[0])) return void this.#dropped++
     try {
@@ -472,65 +433,6 @@ export class Peer<RemoteApi = unknown> {
       // A listener that throws is this side's problem, never the sender's.
       this.#error(error)
     }
-  }
-
-  #run(entry: Incoming): void {
-    entry.started = true
-    const previous = enterContext(entry)
-    let result: unknown
-    try {
-      result = entry.handler.fn.apply(entry.handler.self, entry.args)
-    } catch (error) {
-      enterContext(previous)
-      return this.#finish(entry, false, error)
-    }
-    enterContext(previous)
-    if (isThenable(result)) {
-      try {
-        result.then((value) => this.#finish(entry, true, value), (error) => this.#finish(entry, false, error))
-      } catch (error) {
-        this.#finish(entry, false, error)
-      }
-    } else {
-      this.#finish(entry, true, result)
-    }
-  }
-
-  #finish(entry: Incoming, ok: boolean, value: unknown): void {
-    if (entry.finished) return // a misbehaving thenable settled twice
-    entry.finished = true
-    this.#reply(entry, ok, value)
-    this.#pool.release()
-  }
-
-  #reply(entry: Incoming, ok: boolean, value: unknown): void {
-    const id = entry.id
-    if (id === undefined) {
-      if (!ok) this.#error(value)
-      return
-    }
-    this.#inbound.delete(id)
-    if (this.#state === 'closed') return
-    if (entry.cancelled) {
-      if (entry.foreignCancel) this.#reject(id, WireCode.RequestCancelled, 'Request cancelled')
-      return
-    }
-    if (ok) {
-      // JSON drops an undefined member, and JSON-RPC requires `result`: send null instead.
-      const result = value === undefined && this.#jsonOnly ? null : value
-      const failure = this.#sendRaw({ jsonrpc: '2.0', id, result }, transfersOfValue(value))
-      if (failure !== undefined) {
-        this.#reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)
-      }
-    } else if (this.#sendRaw({ jsonrpc: '2.0', id, error: toErrorObject(value) }) !== undefined) {
-      this.#reject(id, WireCode.HandlerError, `Handler "${entry.path}" failed with an error that could not be sent: ${messageOf(value)}`)
-    }
-  }
-
-  /** Replies to `id` with a protocol error. */
-  #reject(id: Id | null, code: number, message: string): void {
-    if (id === null) this.#dropped++
-    this.#sendRaw({ jsonrpc: '2.0', id, error: { code, message } })
   }
 
   /**
@@ -545,9 +447,7 @@ export class Peer<RemoteApi = unknown> {
     const error = new ChannelClosedError('Channel closed', info)
     this.#held = []
     this.#transactions.rejectAll(error)
-    for (const entry of this.#pool.clear()) if (entry.id !== undefined) this.#inbound.delete(entry.id)
-    for (const entry of this.#inbound.values()) entry.abort(error)
-    this.#inbound.clear()
+    this.#dispatcher.close(error)
     if (!wasOpen) this.#rejectReady(error)
     try {
       this.#transport.close()
@@ -558,41 +458,10 @@ export class Peer<RemoteApi = unknown> {
   }
 }
 
-/** Runs a validator; returns why it refused, or undefined when the arguments pass. */
-function validate(validator: (args: unknown[]) => boolean | void, args: unknown[]): string | undefined {
-  try {
-    return validator(args) === false ? 'refused by the validator' : undefined
-  } catch (error) {
-    return messageOf(error)
-  }
-}
-
-function toArgs(params: unknown): unknown[] | undefined {
-  if (params === undefined) return []
-  if (Array.isArray(params)) return params
-  if (typeof params === 'object' && params !== null) return [params]
-  return undefined
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
-}
-
 /** A send failure as the caller sees it: a transport's own RpcError (Busy, MessageTooLarge) passes through. */
 function unsendable(message: string, cause: unknown): RpcError {
   if (cause instanceof RpcError) return cause
   return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'function') return 'a function'
-  if (typeof value !== 'object') return typeof value
-  return Object.prototype.toString.call(value).slice(8, -1)
 }
 
 /** Creates a peer over `transport`. `RemoteApi` is the type of what the other side exposes. */

@@ -1,0 +1,210 @@
+import { enterContext, Incoming } from './context.js'
+import { toErrorObject } from './error-wire.js'
+import { BusyError, ErrorCode, MethodNotFoundError, RpcError } from './errors.js'
+import { HandlerPool } from './handler-pool.js'
+import { type ArgsValidator, type Handler, isValidPath, Namespace } from './namespace.js'
+import { type Id, WireCode } from './protocol.js'
+import { transfersOfValue } from './transfer.js'
+import type { Transferable } from './transport.js'
+
+/** What the dispatcher needs from its peer. */
+export interface DispatcherHost {
+  /** Sends a reply; returns the send error, or undefined when it went out (or the peer is closed). */
+  send(message: object, transfer?: readonly Transferable[]): unknown
+  /** Reports a problem that has no caller to reject (a notification handler that threw...). */
+  error(error: unknown): void
+  /** Counts a message that was ignored. */
+  drop(): void
+  /** True once the peer is closed: replies are no longer sent. */
+  readonly closed: boolean
+  /** True while the channel serializes with JSON (an undefined result is sent as null). */
+  readonly jsonOnly: boolean
+}
+
+/**
+ * The receiving side of a peer: resolves incoming requests and notifications against the namespace,
+ * runs their handlers through the bounded pool, replies, and honours cancels. It never sees the
+ * transport; replies go through its host.
+ */
+export class Dispatcher {
+  readonly namespace = new Namespace()
+  readonly #host: DispatcherHost
+  readonly #pool: HandlerPool<Incoming>
+  /** Requests queued or running asynchronously, by the caller's id: what a cancel can reach. */
+  readonly #inbound = new Map<Id, Incoming>()
+  #fallback: Handler | undefined
+
+  constructor(host: DispatcherHost, concurrency: number, maxQueue: number) {
+    this.#host = host
+    this.#pool = new HandlerPool(concurrency, maxQueue, (entry) => this.#run(entry))
+  }
+
+  get active(): number {
+    return this.#pool.active
+  }
+
+  get queued(): number {
+    return this.#pool.queued
+  }
+
+  setFallback(fn: ((path: string, args: unknown[]) => unknown) | undefined): void {
+    this.#fallback = fn === undefined ? undefined : { fn: fn as Handler['fn'], self: undefined }
+  }
+
+  request(id: Id, method: string, params: unknown): void {
+    const args = toArgs(params)
+    if (args === undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${method}": expected an array or an object`)
+    if (this.#inbound.has(id)) return this.reject(id, WireCode.InvalidRequest, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
+    const handler = this.#resolve(method)
+    if (handler === undefined) return this.reject(id, WireCode.MethodNotFound, `Method not found: "${method.slice(0, 200)}"`)
+    if (handler.validate !== undefined) {
+      const refusal = validate(handler.validate, args)
+      if (refusal !== undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${method}": ${refusal}`)
+    }
+    const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
+    if (!this.#pool.submit(entry)) {
+      return this.reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${method}" was not run`)
+    }
+    // Queued, or running asynchronously: from now on a cancel can reach it. (A synchronous handler has
+    // already replied: it never enters the table.)
+    if (!entry.finished) this.#inbound.set(id, entry)
+  }
+
+  notification(method: string, params: unknown): void {
+    const args = toArgs(params)
+    const handler = args === undefined ? undefined : this.#resolve(method)
+    if (handler === undefined || args === undefined) {
+      this.#host.drop()
+      return this.#host.error(new MethodNotFoundError(`Notification "${method.slice(0, 200)}" has no handler`, method))
+    }
+    const refusal = handler.validate === undefined ? undefined : validate(handler.validate, args)
+    if (refusal !== undefined) {
+      this.#host.drop()
+      return this.#host.error(new RpcError(`Invalid params for notification "${method}": ${refusal}`, ErrorCode.InvalidParams))
+    }
+    const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler)
+    if (!this.#pool.submit(entry)) {
+      this.#host.drop()
+      this.#host.error(new BusyError(`Notification "${method}" dropped: the handler pool and its queue are full`))
+    }
+  }
+
+  /** The caller gave up on request `id`: a queued call never runs, a running one sees its signal abort. */
+  cancel(id: Id, foreign: boolean): void {
+    const entry = this.#inbound.get(id)
+    if (entry === undefined || entry.cancelled) return
+    entry.cancelled = true
+    entry.foreignCancel = foreign
+    if (!entry.started) {
+      this.#pool.drop(entry)
+      this.#inbound.delete(id)
+      if (foreign) this.reject(id, WireCode.RequestCancelled, 'Request cancelled')
+    } else {
+      entry.abort(new RpcError(`Call "${entry.path}" was cancelled by the caller`, ErrorCode.Cancelled))
+    }
+  }
+
+  /** The channel closed: queued handlers are dropped, running ones see their signal abort with `error`. */
+  close(error: unknown): void {
+    this.#pool.clear()
+    for (const entry of this.#inbound.values()) entry.abort(error)
+    this.#inbound.clear()
+  }
+
+  /** Replies to `id` with a protocol error. */
+  reject(id: Id | null, code: number, message: string): void {
+    if (id === null) this.#host.drop()
+    this.#host.send({ jsonrpc: '2.0', id, error: { code, message } })
+  }
+
+  #resolve(method: string): Handler | undefined {
+    const handler = this.namespace.get(method)
+    if (handler !== undefined) return handler
+    if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method)) return this.#fallback
+    return undefined
+  }
+
+  #run(entry: Incoming): void {
+    entry.started = true
+    const previous = enterContext(entry)
+    let result: unknown
+    try {
+      result = entry.handler.fn.apply(entry.handler.self, entry.args)
+    } catch (error) {
+      enterContext(previous)
+      return this.#finish(entry, false, error)
+    }
+    enterContext(previous)
+    if (isThenable(result)) {
+      try {
+        result.then((value) => this.#finish(entry, true, value), (error) => this.#finish(entry, false, error))
+      } catch (error) {
+        this.#finish(entry, false, error)
+      }
+    } else {
+      this.#finish(entry, true, result)
+    }
+  }
+
+  #finish(entry: Incoming, ok: boolean, value: unknown): void {
+    if (entry.finished) return // a misbehaving thenable settled twice
+    entry.finished = true
+    this.#reply(entry, ok, value)
+    this.#pool.release()
+  }
+
+  #reply(entry: Incoming, ok: boolean, value: unknown): void {
+    const id = entry.id
+    if (id === undefined) {
+      if (!ok) this.#host.error(value)
+      return
+    }
+    this.#inbound.delete(id)
+    if (this.#host.closed) return
+    if (entry.cancelled) {
+      if (entry.foreignCancel) this.reject(id, WireCode.RequestCancelled, 'Request cancelled')
+      return
+    }
+    if (ok) {
+      // JSON drops an undefined member, and JSON-RPC requires `result`: send null instead.
+      const result = value === undefined && this.#host.jsonOnly ? null : value
+      const failure = this.#host.send({ jsonrpc: '2.0', id, result }, transfersOfValue(value))
+      if (failure !== undefined) {
+        this.reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)
+      }
+    } else if (this.#host.send({ jsonrpc: '2.0', id, error: toErrorObject(value) }) !== undefined) {
+      this.reject(id, WireCode.HandlerError, `Handler "${entry.path}" failed with an error that could not be sent: ${messageOf(value)}`)
+    }
+  }
+}
+
+/** Runs a validator; returns why it refused, or undefined when the arguments pass. */
+function validate(validator: ArgsValidator, args: unknown[]): string | undefined {
+  try {
+    return validator(args) === false ? 'refused by the validator' : undefined
+  } catch (error) {
+    return messageOf(error)
+  }
+}
+
+function toArgs(params: unknown): unknown[] | undefined {
+  if (params === undefined) return []
+  if (Array.isArray(params)) return params
+  if (typeof params === 'object' && params !== null) return [params]
+  return undefined
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'function') return 'a function'
+  if (typeof value !== 'object') return typeof value
+  return Object.prototype.toString.call(value).slice(8, -1)
+}
