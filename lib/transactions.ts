@@ -84,10 +84,13 @@ export class TransactionManager {
   #nextId = 1
   readonly #onAbandon: AbandonListener
   // One timer for all pending calls, not one per call: see Deadlines.
-  readonly #deadlines = new Deadlines((id) => {
-    const call = this.#pending.get(id)
-    if (call !== undefined) this.expire(call)
-  })
+  readonly #deadlines = new Deadlines(
+    (id) => this.#pending.has(id),
+    (id) => {
+      const call = this.#pending.get(id)
+      if (call !== undefined) this.expire(call)
+    },
+  )
 
   constructor(onAbandon: AbandonListener) {
     this.#onAbandon = onAbandon
@@ -204,7 +207,7 @@ export class TransactionManager {
 
   #retire(call: Call<unknown>, state: CallState, value: unknown): void {
     this.#pending.delete(call.id)
-    if (call.timeout !== 0) this.#deadlines.delete(call.id, call.timeout)
+    if (call.timeout !== 0) this.#deadlines.delete()
     if (call.signal !== undefined) this.#unwatch(call.signal, call)
     call.settle(state, value)
   }

@@ -9,54 +9,79 @@ describe('deadlines (one timer for many calls)', () => {
   })
   afterEach(() => clock.restore())
 
-  // Entries are ids; these name them for readable assertions.
-  const names = ['a', 'b', 'c', 'd']
-  const id = (name: string): number => names.indexOf(name) + 1
-  const named = (expired: string[]) => (n: number) => expired.push(n === 100 ? 'long' : n === 101 ? 'short' : names[n - 1]!)
+  /** A table of live ids, as the transaction manager keeps, with what expired. */
+  function setup() {
+    const live = new Set<number>()
+    const expired: number[] = []
+    const deadlines = new Deadlines(
+      (id) => live.has(id),
+      (id) => {
+        expired.push(id)
+        live.delete(id)
+        deadlines.delete()
+      },
+    )
+    const add = (id: number, timeout: number) => {
+      live.add(id)
+      deadlines.add(id, timeout)
+    }
+    const settle = (id: number) => {
+      live.delete(id)
+      deadlines.delete()
+    }
+    return { deadlines, expired, add, settle, live }
+  }
 
-  it('expires items in deadline order across different timeouts, with one timer at a time', () => {
-    const expired: string[] = []
-    const deadlines = new Deadlines(named(expired))
-    deadlines.add(id('a'), 300)
-    deadlines.add(id('b'), 100)
+  it('expires entries in deadline order across different timeouts, with one timer at a time', () => {
+    const { deadlines, expired, add } = setup()
+    add(1, 300)
+    add(2, 100)
     clock.tick(50)
-    deadlines.add(id('c'), 100)
-    deadlines.add(id('d'), 300)
+    add(3, 100)
+    add(4, 300)
     expect(clock.countTimers()).to.equal(1)
     clock.tick(50) // t=100
-    expect(expired).to.deep.equal(['b'])
+    expect(expired).to.deep.equal([2])
     clock.tick(50) // t=150
-    expect(expired).to.deep.equal(['b', 'c'])
+    expect(expired).to.deep.equal([2, 3])
     clock.tick(150) // t=300
-    expect(expired).to.deep.equal(['b', 'c', 'a'])
+    expect(expired).to.deep.equal([2, 3, 1])
     clock.tick(50) // t=350
-    expect(expired).to.deep.equal(['b', 'c', 'a', 'd'])
+    expect(expired).to.deep.equal([2, 3, 1, 4])
     expect(deadlines.size).to.equal(0)
     expect(clock.countTimers()).to.equal(0)
   })
 
-  it('never expires a deleted item, and clears the timer when the last one goes', () => {
-    const expired: string[] = []
-    const deadlines = new Deadlines(named(expired))
-    deadlines.add(id('a'), 100)
-    deadlines.add(id('b'), 100)
-    deadlines.delete(id('a'), 100)
-    deadlines.delete(id('a'), 100)
+  it('never expires a settled entry, and clears the timer when the last one settles', () => {
+    const { deadlines, expired, add, settle } = setup()
+    add(1, 100)
+    add(2, 100)
+    settle(1)
     expect(deadlines.size).to.equal(1)
     clock.tick(100)
-    expect(expired).to.deep.equal(['b'])
-    deadlines.add(id('a'), 100)
-    deadlines.delete(id('a'), 100)
+    expect(expired).to.deep.equal([2])
+    add(3, 100)
+    settle(3)
     expect(clock.countTimers()).to.equal(0)
   })
 
   it('re-arms for an earlier deadline added later', () => {
-    const expired: string[] = []
-    const deadlines = new Deadlines(named(expired))
-    deadlines.add(100, 10_000)
-    deadlines.add(101, 10)
+    const { expired, add } = setup()
+    add(1, 10_000)
+    add(2, 10)
     clock.tick(10)
-    expect(expired).to.deep.equal(['short'])
+    expect(expired).to.deep.equal([2])
     expect(clock.countTimers()).to.equal(1)
+  })
+
+  it('keeps memory proportional to what is live while one old entry holds the head', () => {
+    const { deadlines, add, settle } = setup()
+    add(1, 1000) // never settles within the test: it holds the head of its queue
+    for (let id = 2; id < 100_000; id++) {
+      add(id, 1000)
+      settle(id)
+    }
+    expect(deadlines.size).to.equal(1)
+    expect(deadlines.stored).to.be.at.most(2 * deadlines.size + 1025)
   })
 })
