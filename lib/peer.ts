@@ -176,9 +176,12 @@ export class Peer<RemoteApi = unknown> {
     if (this.#state === 'closed') throw new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the channel is closed' })
     const timeout = options.timeout ?? this.#options.timeout
     const id = this.#transactions.nextId()
-    const reply = blocking.request({ jsonrpc: '2.0', id, method: String(path), params: [...args] }, timeout) as
-      | { result?: unknown; error?: ErrorObject }
-      | undefined
+    let reply: { result?: unknown; error?: ErrorObject } | undefined
+    try {
+      reply = blocking.request({ jsonrpc: '2.0', id, method: String(path), params: [...args] }, timeout) as typeof reply
+    } catch (error) {
+      throw unsendable(`Arguments of "${path}" could not be sent`, error)
+    }
     if (reply === undefined) {
       if (this.#state === 'open') this.#sendRaw({ jsonrpc: '2.0', method: this.#cancelMethod(), params: { id } })
       throw new TimeoutError(`Blocking call "${path}" timed out after ${timeout} ms`, String(path), timeout)
@@ -187,10 +190,17 @@ export class Peer<RemoteApi = unknown> {
     return reply.result as T
   }
 
-  /** Sends an unsolicited call: no reply, no pending entry. Throws ChannelClosedError once closed. */
+  /**
+   * Sends an unsolicited call: no reply, no pending entry. Throws ChannelClosedError once closed, and
+   * RpcError `RPC_UNSENDABLE` (or the channel's own BusyError) when the arguments cannot be sent.
+   */
   notify(path: string, ...args: unknown[]): void {
     this.#assertOpenable()
-    this.#send({ jsonrpc: '2.0', method: path, params: args }, undefined)
+    try {
+      this.#send({ jsonrpc: '2.0', method: path, params: args }, transfersOf(args))
+    } catch (error) {
+      throw unsendable(`Notification "${path}" could not be sent`, error)
+    }
   }
 
   /** Emits `name` to the other side's `peer.on(name)` listeners. Lifecycle names are refused. */
@@ -199,7 +209,11 @@ export class Peer<RemoteApi = unknown> {
       throw new RpcError(`"${String(name)}" is a lifecycle event of each side and cannot be emitted to the other`, ErrorCode.InvalidArgument)
     }
     this.#assertOpenable()
-    this.#send({ jsonrpc: '2.0', method: Method.Event, params: [name, ...args] }, undefined)
+    try {
+      this.#send({ jsonrpc: '2.0', method: Method.Event, params: [name, ...args] }, transfersOf(args))
+    } catch (error) {
+      throw unsendable(`Event "${name}" could not be sent`, error)
+    }
   }
 
   /** Listens to an event from the other side, or to a lifecycle event of this side. Returns the unsubscribe. */

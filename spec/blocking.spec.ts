@@ -130,6 +130,15 @@ describe('blocking calls (callSync, remoteSync)', () => {
       expect(worker.peer.callSync('math.add', [5, 5], { timeout: 10_000 })).to.equal(10)
     })
 
+    it('throws RpcError RPC_UNSENDABLE, not a raw DataCloneError, for arguments that cannot be cloned', async () => {
+      const worker = startWorker()
+      await worker.ready
+      const error = thrown(() => worker.peer.callSync('math.add', [() => 1, 2]))
+      expect(error).to.be.instanceOf(RpcError)
+      expect((error as RpcError).code).to.equal('RPC_UNSENDABLE')
+      expect(worker.peer.callSync('math.add', [1, 2])).to.equal(3)
+    })
+
     it("waits at most the peer's timeout by default", async () => {
       const worker = startWorker({ timeout: 100 })
       await worker.ready
