@@ -15,6 +15,8 @@ export interface DispatcherHost {
   error(error: unknown): void
   /** Counts a message that was ignored. */
   drop(): void
+  /** A handler ended (its reply, if any, is sent). */
+  finished(): void
   /** True once the peer is closed: replies are no longer sent. */
   readonly closed: boolean
   /** True while the channel serializes with JSON (an undefined result is sent as null). */
@@ -151,6 +153,7 @@ export class Dispatcher {
     entry.finished = true
     this.#reply(entry, ok, value)
     this.#pool.release()
+    this.#host.finished()
   }
 
   #reply(entry: Incoming, ok: boolean, value: unknown): void {

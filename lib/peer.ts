@@ -53,6 +53,7 @@ interface Held {
 }
 
 const NO_TRANSFER: readonly Transferable[] = []
+const localClose = (): CloseInfo => ({ reason: 'closed by this side', local: true })
 
 /**
  * One end of a channel. Both ends are alike: each may expose an API and call the other's.
@@ -89,18 +90,26 @@ export class Peer<RemoteApi = unknown> {
   #sent = 0
   #received = 0
   #dropped = 0
+  /** Set by close(): later calls reject. */
+  #closing: Promise<void> | undefined
+  /** While close({ drain }) waits: ends the wait (the peer is closing now). */
+  #endDrain: (() => void) | undefined
 
   constructor(transport: Transport, options: PeerOptions = {}) {
     this.#options = resolvePeerOptions(options)
     this.#transport = transport
     this.#jsonOnly = transport.capabilities?.structuredClone === false
-    this.#transactions = new TransactionManager((call) => this.#abandon(call))
+    this.#transactions = new TransactionManager((call) => {
+      this.#abandon(call)
+      this.#drainCheck()
+    })
     const peer = this
     this.#dispatcher = new Dispatcher(
       {
         send: (message, transfer) => this.#sendRaw(message, transfer),
         error: (error) => this.#error(error),
         drop: () => void this.#dropped++,
+        finished: () => this.#drainCheck(),
         get closed() {
           return peer.#state === 'closed'
         },
@@ -259,9 +268,28 @@ export class Peer<RemoteApi = unknown> {
   /**
    * Closes the channel: pending calls reject with ChannelClosedError, queued handlers are dropped,
    * running handlers see their signal aborted, and the other side is told. Idempotent.
+   *
+   * With `drain` (ms), it first lets the work in flight finish, for at most that long: calls from this
+   * side already sent get their replies, and handlers running or queued here end and reply (the other
+   * side may still call in meanwhile); new calls from this side reject at once with
+   * ChannelClosedError. Then it closes as above. The promise resolves once closed, and never rejects.
    */
-  close(): void {
-    this.#shutdown({ reason: 'closed by this side', local: true }, true)
+  close(options: { drain?: number } = {}): Promise<void> {
+    const drain = options.drain ?? 0
+    if (this.#closing !== undefined) return this.#closing
+    if (drain > 0 && this.#state === 'open' && !this.#idle()) {
+      this.#closing = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.#shutdown(localClose(), true), drain)
+        this.#endDrain = () => {
+          this.#endDrain = undefined
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      return this.#closing
+    }
+    this.#shutdown(localClose(), true)
+    return (this.#closing = Promise.resolve())
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -270,8 +298,8 @@ export class Peer<RemoteApi = unknown> {
     const timeout = options?.timeout ?? this.#options.timeout
     const call = this.#transactions.open<T>(String(path), timeout, options?.signal)
     if (call.state !== 'pending') return call
-    if (this.#state === 'closed') {
-      this.#transactions.fail(call, new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the channel is closed' }))
+    if (this.#state === 'closed' || this.#closing !== undefined) {
+      this.#transactions.fail(call, new ChannelClosedError(`Cannot call "${path}"`, { reason: this.#state === 'closed' ? 'the channel is closed' : 'the channel is closing' }))
     } else if (this.#transactions.size > this.#options.maxPending) {
       this.#transactions.fail(call, new BusyError(`Cannot call "${path}": ${this.#options.maxPending} calls are already pending (options.maxPending)`))
     } else {
@@ -283,6 +311,16 @@ export class Peer<RemoteApi = unknown> {
       }
     }
     return call
+  }
+
+  /** During close({ drain }): closes once nothing is in flight. */
+  #drainCheck(): void {
+    if (this.#endDrain !== undefined && this.#idle()) this.#shutdown(localClose(), true)
+  }
+
+  /** Nothing in flight either way. */
+  #idle(): boolean {
+    return this.#transactions.size === 0 && this.#dispatcher.active === 0 && this.#dispatcher.queued === 0
   }
 
   #assertOpenable(): void {
@@ -371,6 +409,7 @@ export class Peer<RemoteApi = unknown> {
     const id = message.id
     if (method === undefined) {
       this.#onResponse(message, id)
+      this.#drainCheck()
     } else if (typeof method !== 'string') {
       this.#dispatcher.reject(isId(id) ? id : null, WireCode.InvalidRequest, 'Invalid request: method must be a string')
     } else if (id !== undefined && id !== null) {
@@ -455,6 +494,8 @@ export class Peer<RemoteApi = unknown> {
    */
   #shutdown(info: CloseInfo, notify: boolean): void {
     if (this.#state === 'closed') return
+    // Whoever closes (the drain, its timeout, the other side), a drain in progress ends here.
+    this.#endDrain?.()
     const wasOpen = this.#state === 'open'
     if (notify && wasOpen) this.#sendRaw({ jsonrpc: '2.0', method: Method.Close })
     this.#state = 'closed'
