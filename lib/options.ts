@@ -17,6 +17,12 @@ export interface PeerOptions {
    * JSON-RPC peer (vscode-jsonrpc, an LSP server) that never sends one; the peer is then open at once.
    */
   handshake?: boolean
+  /**
+   * Give up if the other side has not completed the handshake within this many ms: the peer closes,
+   * `ready` and held calls reject with ChannelClosedError. Default 0 (wait as long as it takes) for
+   * `createPeer`; `spawnChild`, `spawnWorker` and pools default to 30000.
+   */
+  connectTimeout?: number
 }
 
 export interface ResolvedPeerOptions {
@@ -25,6 +31,7 @@ export interface ResolvedPeerOptions {
   maxQueue: number
   maxPending: number
   handshake: boolean
+  connectTimeout: number
 }
 
 export function resolvePeerOptions(options: PeerOptions): ResolvedPeerOptions {
@@ -34,9 +41,11 @@ export function resolvePeerOptions(options: PeerOptions): ResolvedPeerOptions {
     maxQueue: options.maxQueue ?? 16_384,
     maxPending: options.maxPending ?? 65_536,
     handshake: options.handshake ?? true,
+    connectTimeout: options.connectTimeout ?? 0,
   }
   nonNegative('timeout', resolved.timeout)
   nonNegative('maxQueue', resolved.maxQueue)
+  nonNegative('connectTimeout', resolved.connectTimeout)
   if (!(resolved.concurrency >= 1) || (!Number.isInteger(resolved.concurrency) && resolved.concurrency !== Infinity)) {
     throw new RpcError(`options.concurrency must be a positive integer or Infinity, got ${String(resolved.concurrency)}`, ErrorCode.InvalidArgument)
   }

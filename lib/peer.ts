@@ -90,6 +90,7 @@ export class Peer<RemoteApi = unknown> {
   #sent = 0
   #received = 0
   #dropped = 0
+  #connectTimer: ReturnType<typeof setTimeout> | undefined
   /** Set by close(): later calls reject. */
   #closing: Promise<void> | undefined
   /** While close({ drain }) waits: ends the wait (the peer is closing now). */
@@ -131,8 +132,16 @@ export class Peer<RemoteApi = unknown> {
     if (options.expose !== undefined) this.#dispatcher.namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))
-    if (this.#options.handshake) this.#sendHello(false)
-    else this.#open()
+    if (this.#options.handshake) {
+      this.#sendHello(false)
+      const wait = this.#options.connectTimeout
+      if (wait > 0) {
+        this.#connectTimer = setTimeout(() => this.#shutdown({ reason: `the other side did not connect within ${wait} ms (connectTimeout)` }, false), wait)
+        if (typeof this.#connectTimer === 'object') this.#connectTimer.unref?.()
+      }
+    } else {
+      this.#open()
+    }
   }
 
   get state(): PeerState {
@@ -359,6 +368,7 @@ export class Peer<RemoteApi = unknown> {
   #open(): void {
     if (this.#state !== 'connecting') return
     this.#state = 'open'
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
     const held = this.#held
     this.#held = []
     for (const { message, transfer } of held) {
@@ -496,6 +506,7 @@ export class Peer<RemoteApi = unknown> {
     if (this.#state === 'closed') return
     // Whoever closes (the drain, its timeout, the other side), a drain in progress ends here.
     this.#endDrain?.()
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
     const wasOpen = this.#state === 'open'
     if (notify && wasOpen) this.#sendRaw({ jsonrpc: '2.0', method: Method.Close })
     this.#state = 'closed'

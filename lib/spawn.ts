@@ -17,6 +17,11 @@ export interface ExitInfo {
 export interface HandleOptions extends PeerOptions {
   /** How long `close()` waits for the child or worker to exit before killing it, in ms. Default 5000. */
   closeTimeout?: number
+  /**
+   * How long the child or worker has to call `connectParent()`, in ms; past it `ready` rejects with
+   * ChannelClosedError and it is killed. Default 30000; 0 waits as long as it takes.
+   */
+  connectTimeout?: number
 }
 
 /** Options of {@link spawnChild}: the peer's options plus `fork`'s. `timeout` is the call timeout, not fork's. */
@@ -56,7 +61,7 @@ export interface WorkerHandle<RemoteApi> extends Handle<RemoteApi> {
 
 /** Forks `modulePath` (which calls `connectParent`) and connects a peer to it. */
 export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, options: SpawnChildOptions = {}): ChildHandle<RemoteApi> {
-  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, closeTimeout, args, ...forkOptions } = options
+  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, closeTimeout, connectTimeout = 30_000, args, ...forkOptions } = options
   const child = fork(toPath(modulePath), args ?? [], forkOptions)
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }))
@@ -66,7 +71,7 @@ export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, option
     })
   })
   const transport = new IpcTransport(child as unknown as IpcChannel, { serialization: forkOptions.serialization ?? 'json' })
-  const peer = createPeer<RemoteApi>(transport, { expose, timeout, concurrency, maxQueue, maxPending, handshake })
+  const peer = createPeer<RemoteApi>(transport, { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout })
   const kill = (signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     return exited
@@ -76,7 +81,7 @@ export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, option
 
 /** Starts `modulePath` (which calls `connectParent`) in a worker thread and connects a peer to it. */
 export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, options: SpawnWorkerOptions = {}): WorkerHandle<RemoteApi> {
-  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, closeTimeout, ...workerOptions } = options
+  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, closeTimeout, connectTimeout = 30_000, ...workerOptions } = options
   const worker = new Worker(modulePath, workerOptions)
   let alive = true
   const exited = new Promise<ExitInfo>((resolve) => {
@@ -85,7 +90,7 @@ export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, optio
       resolve({ code, signal: null })
     })
   })
-  const peer = createPeer<RemoteApi>(new WorkerTransport(worker), { expose, timeout, concurrency, maxQueue, maxPending, handshake })
+  const peer = createPeer<RemoteApi>(new WorkerTransport(worker), { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout })
   const kill = (): Promise<ExitInfo> => {
     if (alive) void worker.terminate()
     return exited
@@ -100,6 +105,8 @@ function handle<RemoteApi>(
   closeTimeout = 5000,
 ): Handle<RemoteApi> {
   let closing: Promise<ExitInfo> | undefined
+  // A child that never connects (no connectParent(), stuck at start-up) is of no use: end it.
+  peer.ready.catch(() => void kill())
   return {
     peer,
     remote: peer.remote,
