@@ -66,10 +66,6 @@ export function isValidPath(path: string): boolean {
 export class Namespace {
   readonly #handlers = new Map<string, Handler>()
 
-  get size(): number {
-    return this.#handlers.size
-  }
-
   get(path: string): Handler | undefined {
     return this.#handlers.get(path)
   }
