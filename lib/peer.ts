@@ -132,6 +132,12 @@ export class Peer<RemoteApi = unknown> {
     if (options.expose !== undefined) this.#dispatcher.namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))
+    transport.onSendError?.((message, error) => {
+      const { id, method } = message as { id?: unknown; method?: unknown }
+      if (typeof method === 'string' && id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${method}" could not be sent`, error))
+      else if (method === undefined && isId(id)) this.#dispatcher.reject(id, WireCode.Unsendable, `A result could not be sent: ${messageOf(error)}`)
+      else this.#error(unsendable('A message could not be sent', error))
+    })
     if (this.#options.handshake) {
       this.#sendHello(false)
       const wait = this.#options.connectTimeout

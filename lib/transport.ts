@@ -25,6 +25,11 @@ export interface Transport {
   onMessage(listener: (message: unknown) => void): void
   onClose(listener: (info: CloseInfo) => void): void
   close(): void
+  /**
+   * For transports that queue before serializing (IPC under back-pressure): reports a message that
+   * `send` accepted but that failed later, so that the call that sent it fails instead of waiting.
+   */
+  onSendError?(listener: (message: unknown, error: unknown) => void): void
   /** Present on channels that can block the calling thread until a reply (worker_threads): used by `callSync`. */
   readonly blocking?: BlockingChannel
   /** Optional facts about the channel the engine may use. */

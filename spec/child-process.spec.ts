@@ -158,6 +158,20 @@ describe('child processes (spawnChild)', () => {
         expect(child.peer.stats.dropped).to.equal(0)
       })
 
+      it('fails, with RPC_UNSENDABLE, a call whose arguments cannot be serialized while it waits behind back-pressure', async () => {
+        const child = start('echo', { timeout: 0 })
+        await child.ready
+        // Enough 64 KB calls to fill Node's IPC backlog, so that later messages wait in the transport.
+        const filler = Array.from({ length: 300 }, (_, i) => child.remote.tag(i, patterned(64 * 1024, i)))
+        // A function cannot be serialized (json drops it, advanced throws): use a BigInt for json.
+        const bad = child.peer.call('echo', [serialization === 'json' ? 10n : () => 1])
+        const after = child.remote.echo('after')
+        const error = await rejection(bad)
+        expect(error.code).to.equal('RPC_UNSENDABLE')
+        expect(await after).to.equal('after')
+        expect((await Promise.all(filler)).length).to.equal(300)
+      })
+
       it('rejects every pending call at once with ChannelClosedError when the child is SIGKILLed mid-call', async () => {
         const child = start('echo', { timeout: 0 })
         const calls = Array.from({ length: 5 }, () => child.peer.call('hang'))

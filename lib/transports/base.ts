@@ -12,6 +12,8 @@ export abstract class BaseTransport implements Transport {
   /** Hands a received message to the peer. */
   protected receive: (message: unknown) => void = ignore
   #onClose: (info: CloseInfo) => void = ignore
+  /** Reports a message that `send` accepted but could not deliver after all. */
+  protected sendFailed: (message: unknown, error: unknown) => void = ignore
   #closed = false
 
   abstract send(message: unknown, transfer?: readonly Transferable[]): void
@@ -27,6 +29,10 @@ export abstract class BaseTransport implements Transport {
 
   onClose(listener: (info: CloseInfo) => void): void {
     this.#onClose = listener
+  }
+
+  onSendError(listener: (message: unknown, error: unknown) => void): void {
+    this.sendFailed = listener
   }
 
   close(): void {

@@ -109,8 +109,9 @@ export class IpcTransport extends BaseTransport {
       this.#queue[this.#head++] = undefined
       try {
         this.#write(message, this.#blocked)
-      } catch {
-        // Held messages are serialized only now; one that cannot be is dropped (its call times out).
+      } catch (error) {
+        // Held messages are serialized only now: one that cannot be fails its call here.
+        this.sendFailed(message, error)
       }
     }
     if (this.#head === this.#queue.length) {
