@@ -18,9 +18,9 @@ export interface DispatcherHost {
   /** A handler ended (its reply, if any, is sent). */
   finished(): void
   /** True once the peer is closed: replies are no longer sent. */
-  readonly closed: boolean
+  isClosed(): boolean
   /** True while the channel serializes with JSON (an undefined result is sent as null). */
-  readonly jsonOnly: boolean
+  isJsonOnly(): boolean
 }
 
 /**
@@ -163,14 +163,14 @@ export class Dispatcher {
       return
     }
     this.#inbound.delete(id)
-    if (this.#host.closed) return
+    if (this.#host.isClosed()) return
     if (entry.cancelled) {
       if (entry.foreignCancel) this.reject(id, WireCode.RequestCancelled, 'Request cancelled')
       return
     }
     if (ok) {
       // JSON drops an undefined member, and JSON-RPC requires `result`: send null instead.
-      const result = value === undefined && this.#host.jsonOnly ? null : value
+      const result = value === undefined && this.#host.isJsonOnly() ? null : value
       const failure = this.#host.send({ jsonrpc: '2.0', id, result }, transfersOfValue(value))
       if (failure !== undefined) {
         this.reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)

@@ -104,19 +104,14 @@ export class Peer<RemoteApi = unknown> {
       this.#abandon(call)
       this.#drainCheck()
     })
-    const peer = this
     this.#dispatcher = new Dispatcher(
       {
         send: (message, transfer) => this.#sendRaw(message, transfer),
         error: (error) => this.#error(error),
         drop: () => void this.#dropped++,
         finished: () => this.#drainCheck(),
-        get closed() {
-          return peer.#state === 'closed'
-        },
-        get jsonOnly() {
-          return peer.#jsonOnly
-        },
+        isClosed: () => this.#state === 'closed',
+        isJsonOnly: () => this.#jsonOnly,
       },
       this.#options.concurrency,
       this.#options.maxQueue,

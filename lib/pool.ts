@@ -131,6 +131,8 @@ export class Pool<RemoteApi = unknown> {
   #startFailures = 0
   #restartTimer: ReturnType<typeof setTimeout> | undefined
   #closing: Promise<void> | undefined
+  /** While close() drains: resolves the wait once no call is queued or running. */
+  #drained: (() => void) | undefined
   #completed = 0
   #failed = 0
   #restarts = 0
@@ -267,8 +269,6 @@ export class Pool<RemoteApi = unknown> {
     for (const job of this.#queue.splice(0)) this.#settle(job, false, error)
     await Promise.all(this.#members.slice().map((member) => this.#retire(member)))
   }
-
-  #drained: (() => void) | undefined
 
   #spawn(): Member {
     const id = this.#nextMemberId++

@@ -130,7 +130,7 @@ function handle<RemoteApi>(
 }
 
 function toPath(modulePath: string | URL): string {
-  if (modulePath instanceof URL || modulePath.startsWith('file:')) return fileURLToPath(modulePath)
+  if (modulePath instanceof URL) return fileURLToPath(modulePath)
   if (typeof modulePath !== 'string') throw new RpcError('modulePath must be a path or a file URL', ErrorCode.InvalidArgument)
-  return modulePath
+  return modulePath.startsWith('file:') ? fileURLToPath(modulePath) : modulePath
 }
