@@ -29,6 +29,8 @@ export const ErrorCode = {
   InvalidArgument: 'RPC_INVALID_ARGUMENT',
   /** The operation is not possible on this channel (a blocking call on a child process, say). */
   Unsupported: 'RPC_UNSUPPORTED',
+  /** The operation is not possible in the current state (a second `connectParent()`, say). */
+  InvalidState: 'RPC_INVALID_STATE',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

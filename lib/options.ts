@@ -1,4 +1,6 @@
+import { invalidArgument } from './check.js'
 import { ErrorCode, RpcError } from './errors.js'
+import type { Transport } from './transport.js'
 
 /** Options of {@link createPeer}. Every field is optional; defaults are given per field. */
 export interface PeerOptions {
@@ -59,4 +61,11 @@ function nonNegative(name: string, value: unknown): void {
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
     throw new RpcError(`options.${name} must be a non-negative number, got ${String(value)}`, ErrorCode.InvalidArgument)
   }
+}
+
+/** The transport given to createPeer: an object with send, onMessage, onClose and close functions. */
+export function checkTransport(transport: unknown): asserts transport is Transport {
+  const t = transport as Partial<Record<keyof Transport, unknown>> | null | undefined
+  const ok = typeof t === 'object' && t !== null && ['send', 'onMessage', 'onClose', 'close'].every((key) => typeof t[key as keyof Transport] === 'function')
+  if (!ok) throw invalidArgument('transport', 'a Transport (an object with send, onMessage, onClose and close methods)', transport)
 }

@@ -4,7 +4,7 @@ import { Dispatcher, messageOf } from './dispatcher.js'
 import { fromErrorObject } from './error-wire.js'
 import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, RpcError, TimeoutError } from './errors.js'
 import type { HandleOptions } from './namespace.js'
-import { type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
+import { checkTransport, type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
 import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
 import { createRemoteProxy } from './proxy.js'
 import { type Call, TransactionManager } from './transactions.js'
@@ -97,6 +97,7 @@ export class Peer<RemoteApi = unknown> {
   #endDrain: (() => void) | undefined
 
   constructor(transport: Transport, options: PeerOptions = {}) {
+    checkTransport(transport)
     this.#options = resolvePeerOptions(options)
     this.#transport = transport
     this.#jsonOnly = transport.capabilities?.structuredClone === false

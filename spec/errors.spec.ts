@@ -237,6 +237,7 @@ describe('errors', () => {
         Internal: 'RPC_INTERNAL_ERROR',
         InvalidArgument: 'RPC_INVALID_ARGUMENT',
         Unsupported: 'RPC_UNSUPPORTED',
+        InvalidState: 'RPC_INVALID_STATE',
       })
     })
   })
