@@ -1,10 +1,11 @@
+import { encode, Encoded, type Mode, TAG, UnsendableValue } from './codec.js'
 import { enterContext, Incoming } from './context.js'
+import { clip, kindOf, messageOf } from './describe.js'
 import { toErrorObject } from './error-wire.js'
 import { BusyError, ErrorCode, MethodNotFoundError, RpcError } from './errors.js'
 import { HandlerPool } from './handler-pool.js'
 import { type ArgsValidator, type Handler, isValidPath, Namespace } from './namespace.js'
 import { type Id, WireCode } from './protocol.js'
-import { transfersOfValue } from './transfer.js'
 import type { Transferable } from './transport.js'
 
 /** What the dispatcher needs from its peer. */
@@ -19,8 +20,8 @@ export interface DispatcherHost {
   finished(): void
   /** True once the peer is closed: replies are no longer sent. */
   isClosed(): boolean
-  /** True while the channel serializes with JSON (an undefined result is sent as null). */
-  isJsonOnly(): boolean
+  /** How values are written for the other side (see codec.ts). */
+  mode(): Mode
 }
 
 /**
@@ -55,39 +56,41 @@ export class Dispatcher {
 
   request(id: Id, method: string, params: unknown): void {
     const args = toArgs(params)
-    if (args === undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${method}": expected an array or an object`)
-    if (this.#inbound.has(id)) return this.reject(id, WireCode.InvalidRequest, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
+    if (args === undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${clip(method)}": expected an array or an object`)
+    if (this.#inbound.has(id)) return this.reject(id, WireCode.InvalidRequest, `Invalid request: id ${clip(JSON.stringify(id))} is already in flight`)
     const handler = this.#resolve(method)
-    if (handler === undefined) return this.reject(id, WireCode.MethodNotFound, `Method not found: "${method.slice(0, 200)}"`)
+    if (handler === undefined) return this.reject(id, WireCode.MethodNotFound, `Method not found: "${clip(method)}"`)
     if (handler.validate !== undefined) {
       const refusal = validate(handler.validate, args)
-      if (refusal !== undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${method}": ${refusal}`)
+      if (refusal !== undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${clip(method)}": ${refusal}`)
     }
     const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
     if (!this.#pool.submit(entry)) {
-      return this.reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${method}" was not run`)
+      return this.reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${clip(method)}" was not run`)
     }
     // Queued, or running asynchronously: from now on a cancel can reach it. (A synchronous handler has
     // already replied: it never enters the table.)
     if (!entry.finished) this.#inbound.set(id, entry)
   }
 
-  notification(method: string, params: unknown): void {
+  /** An incoming notification. `optional` ones (LSP's `$/...`) nobody handles are dropped without an error event. */
+  notification(method: string, params: unknown, optional = false): void {
     const args = toArgs(params)
     const handler = args === undefined ? undefined : this.#resolve(method)
     if (handler === undefined || args === undefined) {
       this.#host.drop()
-      return this.#host.error(new MethodNotFoundError(`Notification "${method.slice(0, 200)}" has no handler`, method))
+      if (optional) return
+      return this.#host.error(new MethodNotFoundError(`Notification "${clip(method)}" has no handler`, clip(method)))
     }
     const refusal = handler.validate === undefined ? undefined : validate(handler.validate, args)
     if (refusal !== undefined) {
       this.#host.drop()
-      return this.#host.error(new RpcError(`Invalid params for notification "${method}": ${refusal}`, ErrorCode.InvalidParams))
+      return this.#host.error(new RpcError(`Invalid params for notification "${clip(method)}": ${refusal}`, ErrorCode.InvalidParams))
     }
     const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler)
     if (!this.#pool.submit(entry)) {
       this.#host.drop()
-      this.#host.error(new BusyError(`Notification "${method}" dropped: the handler pool and its queue are full`))
+      this.#host.error(new BusyError(`Notification "${clip(method)}" dropped: the handler pool and its queue are full`))
     }
   }
 
@@ -122,7 +125,8 @@ export class Dispatcher {
   #resolve(method: string): Handler | undefined {
     const handler = this.namespace.get(method)
     if (handler !== undefined) return handler
-    if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method)) return this.#fallback
+    // The fallback takes unknown paths, never a path inside a handler (`fn.call`, `fn.bind`...).
+    if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method) && !this.namespace.isInsideHandler(method)) return this.#fallback
     return undefined
   }
 
@@ -137,23 +141,35 @@ export class Dispatcher {
       return this.#finish(entry, false, error)
     }
     enterContext(previous)
-    if (isThenable(result)) {
-      try {
+    // Looking at the result runs code of the handler's (a `then` getter, Proxy traps): it may throw too.
+    try {
+      if (isThenable(result)) {
         result.then((value) => this.#finish(entry, true, value), (error) => this.#finish(entry, false, error))
-      } catch (error) {
-        this.#finish(entry, false, error)
+        return
       }
-    } else {
-      this.#finish(entry, true, result)
+    } catch (error) {
+      return this.#finish(entry, false, error)
     }
+    this.#finish(entry, true, result)
   }
 
+  /** Replies and frees the slot, whatever the outcome holds. Never throws (it may run in a promise callback). */
   #finish(entry: Incoming, ok: boolean, value: unknown): void {
     if (entry.finished) return // a misbehaving thenable settled twice
     entry.finished = true
-    this.#reply(entry, ok, value)
+    try {
+      this.#reply(entry, ok, value)
+    } catch (error) {
+      // Only a bug of ours gets here: the slot is still freed below, and the caller still answered.
+      if (entry.id !== undefined) this.#host.send({ jsonrpc: '2.0', id: entry.id, error: { code: WireCode.InternalError, message: `Internal error while replying: ${messageOf(error)}` } })
+      this.#host.error(error)
+    }
     this.#pool.release()
-    this.#host.finished()
+    try {
+      this.#host.finished()
+    } catch (error) {
+      this.#host.error(error)
+    }
   }
 
   #reply(entry: Incoming, ok: boolean, value: unknown): void {
@@ -168,17 +184,40 @@ export class Dispatcher {
       if (entry.foreignCancel) this.reject(id, WireCode.RequestCancelled, 'Request cancelled')
       return
     }
+    const mode = this.#host.mode()
     if (ok) {
-      // JSON drops an undefined member, and JSON-RPC requires `result`: send null instead.
-      const result = value === undefined && this.#host.isJsonOnly() ? null : value
-      const failure = this.#host.send({ jsonrpc: '2.0', id, result }, transfersOfValue(value))
-      if (failure !== undefined) {
-        this.reject(id, WireCode.Unsendable, `Result of "${entry.path}" (${describe(value)}) could not be sent: ${messageOf(failure)}`)
+      let result = value
+      let transfer: readonly Transferable[] | undefined
+      let tagged = false
+      if (value === undefined && mode.json && !mode.tags) {
+        // JSON-RPC requires `result` and JSON has no undefined: a plain peer gets null.
+        result = null
+      } else {
+        try {
+          const encoded = encode(value, mode)
+          if (encoded instanceof Encoded) ({ value: result, tagged, transfer } = encoded)
+        } catch (error) {
+          return this.reject(id, WireCode.Unsendable, `Result of "${clip(entry.path)}" could not be sent: ${unsendableText(error, 'result')}`)
+        }
       }
-    } else if (this.#host.send({ jsonrpc: '2.0', id, error: toErrorObject(value) }) !== undefined) {
-      this.reject(id, WireCode.HandlerError, `Handler "${entry.path}" failed with an error that could not be sent: ${messageOf(value)}`)
+      const failure = this.#host.send(tagged ? { jsonrpc: '2.0', id, result, [TAG]: 1 } : { jsonrpc: '2.0', id, result }, transfer)
+      if (failure !== undefined) {
+        this.reject(id, WireCode.Unsendable, `Result of "${clip(entry.path)}" (${kindOf(value)}) could not be sent: ${messageOf(failure)}`)
+      }
+    } else {
+      const { error, tagged } = toErrorObject(value, mode)
+      if (this.#host.send(tagged ? { jsonrpc: '2.0', id, error, [TAG]: 1 } : { jsonrpc: '2.0', id, error }) !== undefined) {
+        this.reject(id, WireCode.HandlerError, `Handler "${clip(entry.path)}" failed with an error that could not be sent: ${messageOf(value)}`)
+      }
     }
   }
+}
+
+/** The text of an encoding failure: where the value sits and why it cannot be sent. */
+export function unsendableText(error: unknown, where: string): string {
+  if (!(error instanceof UnsendableValue)) return messageOf(error)
+  error.where = where
+  return error.describe()
 }
 
 /** Runs a validator; returns why it refused, or undefined when the arguments pass. */
@@ -198,16 +237,5 @@ function toArgs(params: unknown): unknown[] | undefined {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'function') return 'a function'
-  if (typeof value !== 'object') return typeof value
-  return Object.prototype.toString.call(value).slice(8, -1)
+  return typeof value === 'object' && value !== null && (value instanceof Promise || typeof (value as { then?: unknown }).then === 'function')
 }

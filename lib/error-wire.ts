@@ -1,42 +1,55 @@
 import { serializeError } from 'serialize-error'
-import {
-  BusyError,
-  ErrorCode,
-  MethodNotFoundError,
-  RemoteError,
-  RpcError,
-} from './errors.js'
+import { type Mode, Encoder, UNSAFE_FIELDS } from './codec.js'
+import { show } from './describe.js'
+import { BusyError, ErrorCode, MethodNotFoundError, RemoteError, type RpcError } from './errors.js'
 import { type ErrorObject, WireCode } from './protocol.js'
 
-/** How deep serialized errors (custom fields, cause chains) may go, both ways. */
+/** How deep serialized errors (custom fields, cause chains) may go for plain JSON-RPC peers. */
 const MAX_DEPTH = 8
-/** Longest cause chain rebuilt on the receiving side. */
+/** Longest cause chain rebuilt on the receiving side from a plain JSON-RPC peer's error data. */
 const MAX_CAUSES = 8
 
+/** A thrown value as a JSON-RPC error object; `tagged` when its data holds tags (see codec.ts). */
+export interface WireError {
+  error: ErrorObject
+  tagged: boolean
+}
+
 /**
- * Turns whatever a handler threw into a JSON-RPC error object. Never throws: strings, undefined,
- * plain objects, circular structures and BigInts all become a serialized error.
+ * Turns whatever a handler threw into a JSON-RPC error object. Never throws. To a treerpc peer the
+ * data carries the error's fields through the value encoding (a Date field stays a Date, a Map a
+ * Map), a field that cannot be sent is left out alone; to a plain JSON-RPC peer it is
+ * serialize-error's JSON form, with fields JSON cannot carry left out.
  */
-export function toErrorObject(thrown: unknown): ErrorObject {
+export function toErrorObject(thrown: unknown, mode: Mode): WireError {
   try {
-    const data = serializeError(thrown, { maxDepth: MAX_DEPTH }) as Record<string, unknown>
-    if (thrown !== null && typeof thrown === 'object' && !(thrown instanceof Error) && typeof data.message !== 'string') {
-      data.message = 'Handler threw a non-Error object'
-      data.name = 'NonError'
+    const encoder = new Encoder(mode)
+    let data: Record<string, unknown> = {}
+    if (typeof thrown === 'object' && thrown !== null) {
+      if (mode.tags) {
+        encoder.root(thrown, data)
+        encoder.errorFields(thrown, data, 0)
+      } else {
+        const serialized = serializeError(thrown, { maxDepth: MAX_DEPTH }) as Record<string, unknown>
+        if (typeof serialized === 'object' && serialized !== null) encoder.errorFields(serialized, data, 0)
+      }
+      if (typeof data.message !== 'string' || (!(thrown instanceof Error) && data.message === '')) {
+        data.message = 'Handler threw a non-Error object'
+        data.name ??= 'NonError'
+      }
+    } else {
+      data = { name: 'NonError', message: typeof thrown === 'string' ? thrown : `Handler threw ${show(thrown)}` }
     }
-    const message = typeof data.message === 'string' ? data.message : 'Handler error'
-    return { code: WireCode.HandlerError, message, data }
+    return { error: { code: WireCode.HandlerError, message: data.message as string, data }, tagged: encoder.tagged }
   } catch {
-    return { code: WireCode.HandlerError, message: 'Handler threw a value that could not be serialized' }
+    return { error: { code: WireCode.HandlerError, message: 'Handler threw a value that could not be serialized' }, tagged: false }
   }
 }
 
-/** Own keys that must never be copied onto a revived error (B7). */
-const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype', 'toJSON', 'toString', 'valueOf', 'then'])
 /** Keys the reviver sets itself. */
 const OWN_KEYS: ReadonlySet<string> = new Set(['name', 'message', 'stack', 'code', 'cause'])
 
-/** Rebuilds the error a peer reported. Always returns an RpcError; never throws. */
+/** Rebuilds the error a peer reported (its data already decoded). Always returns an RpcError; never throws. */
 export function fromErrorObject(error: ErrorObject, path: string): RpcError {
   const message = typeof error.message === 'string' ? error.message : 'Remote error'
   switch (error.code) {
@@ -78,12 +91,13 @@ function revive(data: Record<string, unknown>, depth: number): RemoteError {
   define(error, 'name', name)
   if (typeof data.stack === 'string') define(error, 'stack', data.stack)
   if (typeof data.code === 'string' || typeof data.code === 'number') define(error, 'code', data.code)
-  if (data.cause !== undefined) {
+  if (data.cause !== undefined || Object.hasOwn(data, 'cause')) {
     const cause = data.cause
-    define(error, 'cause', isRecord(cause) && depth < MAX_CAUSES ? revive(cause, depth + 1) : cause)
+    // A treerpc peer's cause arrives decoded (an Error); a plain peer's is serialize-error's record.
+    define(error, 'cause', isRecord(cause) && !(cause instanceof Error) && depth < MAX_CAUSES ? revive(cause, depth + 1) : cause)
   }
   for (const key of Object.keys(data)) {
-    if (OWN_KEYS.has(key) || UNSAFE_KEYS.has(key)) continue
+    if (OWN_KEYS.has(key) || UNSAFE_FIELDS.has(key)) continue
     define(error, key, data[key])
   }
   return error

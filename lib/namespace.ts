@@ -70,6 +70,14 @@ export class Namespace {
     return this.#handlers.get(path)
   }
 
+  /** True when a proper prefix of `path` is a handler: the path points inside a function (`fn.call`). */
+  isInsideHandler(path: string): boolean {
+    for (let dot = path.indexOf('.'); dot !== -1; dot = path.indexOf('.', dot + 1)) {
+      if (this.#handlers.has(path.slice(0, dot))) return true
+    }
+    return false
+  }
+
   paths(): string[] {
     return [...this.#handlers.keys()]
   }
@@ -137,7 +145,8 @@ function join(prefix: string, key: string): string {
 
 function isNamespaceObject(value: object): boolean {
   // Plain objects, null-prototype objects and class instances; not arrays, Maps, Dates, Promises...
-  return Object.prototype.toString.call(value) === '[object Object]' && typeof dataValue(value, 'then') !== 'function'
+  // A thenable object is a namespace too: its `then` is never exposed (a reserved name), the rest is.
+  return Object.prototype.toString.call(value) === '[object Object]'
 }
 
 function collect(obj: object, prefix: string, out: Map<string, Handler>, seen: WeakSet<object>, depth: number): void {

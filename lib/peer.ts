@@ -1,6 +1,10 @@
 import { EventEmitter } from 'eventemitter3'
 import { nanoid } from 'nanoid'
-import { Dispatcher, messageOf } from './dispatcher.js'
+import { ByName, paramsOf } from './by-name.js'
+import { invalidArgument } from './check.js'
+import { decode, decodeFields, encode, Encoded, type Mode, modeOf, TAG, UnsendableValue } from './codec.js'
+import { clip, messageOf } from './describe.js'
+import { Dispatcher } from './dispatcher.js'
 import { fromErrorObject } from './error-wire.js'
 import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, RpcError, TimeoutError } from './errors.js'
 import type { HandleOptions } from './namespace.js'
@@ -9,7 +13,6 @@ import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, P
 import { createRemoteProxy } from './proxy.js'
 import { type Call, TransactionManager } from './transactions.js'
 import type { Transferable, Transport } from './transport.js'
-import { transfersOf } from './transfer.js'
 import type { RemoteOf, RemoteSyncOf } from './types.js'
 
 export type PeerState = 'connecting' | 'open' | 'closed'
@@ -47,9 +50,17 @@ export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['open', 'close', '
 
 type Listener = (...args: any[]) => void
 
+type Outgoing = { jsonrpc: '2.0'; id?: number; method: string; params?: unknown; [TAG]?: 1 }
+
+/** A message made before the handshake, encoded for the channel as it was then expected to be. */
 interface Held {
-  message: { jsonrpc: '2.0'; id?: number; method: string; params?: unknown }
+  message: Outgoing
   transfer: readonly Transferable[] | undefined
+  /** The arguments before encoding, and the mode they were encoded for: re-encoded if the handshake changed it. */
+  raw: readonly unknown[] | object
+  mode: Mode
+  /** For events: the name, sent before the arguments. */
+  event?: string
 }
 
 const NO_TRANSFER: readonly Transferable[] = []
@@ -85,6 +96,8 @@ export class Peer<RemoteApi = unknown> {
   #treerpcPeer = false
   /** The channel serializes with JSON, not structured clone. */
   #jsonOnly: boolean
+  /** How values are written for the other side; settled by the handshake (see codec.ts). */
+  #mode: Mode
   #resolveReady!: () => void
   #rejectReady!: (error: Error) => void
   #sent = 0
@@ -101,6 +114,8 @@ export class Peer<RemoteApi = unknown> {
     this.#options = resolvePeerOptions(options)
     this.#transport = transport
     this.#jsonOnly = transport.capabilities?.structuredClone === false
+    // Until the other side says hello, expect a treerpc peer if a handshake is expected.
+    this.#mode = modeOf(this.#jsonOnly, this.#options.handshake)
     this.#transactions = new TransactionManager((call) => {
       this.#abandon(call)
       this.#drainCheck()
@@ -112,7 +127,7 @@ export class Peer<RemoteApi = unknown> {
         drop: () => void this.#dropped++,
         finished: () => this.#drainCheck(),
         isClosed: () => this.#state === 'closed',
-        isJsonOnly: () => this.#jsonOnly,
+        mode: () => this.#mode,
       },
       this.#options.concurrency,
       this.#options.maxQueue,
@@ -130,7 +145,7 @@ export class Peer<RemoteApi = unknown> {
     transport.onClose((info) => this.#shutdown(info, false))
     transport.onSendError?.((message, error) => {
       const { id, method } = message as { id?: unknown; method?: unknown }
-      if (typeof method === 'string' && id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${method}" could not be sent`, error))
+      if (typeof method === 'string' && id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${clip(method)}" could not be sent`, error))
       else if (method === undefined && isId(id)) this.#dispatcher.reject(id, WireCode.Unsendable, `A result could not be sent: ${messageOf(error)}`)
       else this.#error(unsendable('A message could not be sent', error))
     })
@@ -168,9 +183,13 @@ export class Peer<RemoteApi = unknown> {
 
   // ---- calling the other side ----------------------------------------------------------------
 
-  /** Calls `path` on the other side. The returned Call is a promise with `id`, `state` and `cancel()`. */
-  call<T = any>(path: string, args: readonly unknown[] = [], options?: CallOptions<T>): Call<T> {
-    const call = this.#call<T>(path, args, options)
+  /**
+   * Calls `path` on the other side. The returned Call is a promise with `id`, `state` and `cancel()`.
+   * `args` is the argument array, or `byName({...})` to send JSON-RPC params by name. Bad arguments
+   * (a path that is not a string, args that are not an array) reject the Call; nothing is thrown.
+   */
+  call<T = any>(path: string, args: readonly unknown[] | ByName = [], options?: CallOptions<T>): Call<T> {
+    const call = this.#call<T>(path, args instanceof ByName ? [args] : args, options)
     if (options?.callback !== undefined) {
       const callback = options.callback
       call.promise.then((value) => callback(null, value), (error) => callback(error as Error))
@@ -194,17 +213,25 @@ export class Peer<RemoteApi = unknown> {
       throw new RpcError(`Cannot call "${path}" synchronously: this channel cannot block (only worker_threads channels can)`, ErrorCode.Unsupported)
     }
     if (this.#state === 'closed') throw new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the channel is closed' })
+    if (!Array.isArray(args)) throw invalidArgument('args', 'an array of arguments', args)
     const timeout = options.timeout ?? this.#options.timeout
     const id = this.#transactions.nextId()
-    let reply: { result?: unknown; error?: ErrorObject } | undefined
+    let reply: { result?: unknown; error?: ErrorObject; [TAG]?: unknown } | undefined
     try {
-      reply = blocking.request({ jsonrpc: '2.0', id, method: String(path), params: [...args] }, timeout) as typeof reply
+      const request = { jsonrpc: '2.0', id, method: String(path), params: args } as Outgoing & { id: number; params: unknown[] }
+      this.#encodeInto(request, args, this.#mode)
+      reply = blocking.request(request, timeout) as typeof reply
     } catch (error) {
       throw unsendable(`Arguments of "${path}" could not be sent`, error)
     }
     if (reply === undefined) {
       if (this.#state === 'open') this.#sendRaw({ jsonrpc: '2.0', method: this.#cancelMethod(), params: { id } })
       throw new TimeoutError(`Blocking call "${path}" timed out after ${timeout} ms`, String(path), timeout)
+    }
+    try {
+      if (reply[TAG] === 1) decodeReply(reply)
+    } catch (error) {
+      throw new RpcError(`Malformed reply to "${path}": ${messageOf(error)}`, ErrorCode.InvalidRequest)
     }
     if (typeof reply.error === 'object' && reply.error !== null) throw fromErrorObject(reply.error, String(path))
     return reply.result as T
@@ -215,9 +242,10 @@ export class Peer<RemoteApi = unknown> {
    * RpcError `RPC_UNSENDABLE` (or the channel's own BusyError) when the arguments cannot be sent.
    */
   notify(path: string, ...args: unknown[]): void {
+    if (typeof path !== 'string') throw invalidArgument('path', 'a string', path)
     this.#assertOpenable()
     try {
-      this.#send({ jsonrpc: '2.0', method: path, params: args }, transfersOf(args))
+      this.#send({ jsonrpc: '2.0', method: path }, paramsOf(args), undefined)
     } catch (error) {
       throw unsendable(`Notification "${path}" could not be sent`, error)
     }
@@ -230,7 +258,7 @@ export class Peer<RemoteApi = unknown> {
     }
     this.#assertOpenable()
     try {
-      this.#send({ jsonrpc: '2.0', method: Method.Event, params: [name, ...args] }, transfersOf(args))
+      this.#send({ jsonrpc: '2.0', method: Method.Event }, args, undefined, name)
     } catch (error) {
       throw unsendable(`Event "${name}" could not be sent`, error)
     }
@@ -306,17 +334,21 @@ export class Peer<RemoteApi = unknown> {
   // ---- internals -------------------------------------------------------------------------------
 
   #call<T>(path: string, args: readonly unknown[], options: CallOptions<T> | undefined): Call<T> {
-    const timeout = options?.timeout ?? this.#options.timeout
-    const call = this.#transactions.open<T>(String(path), timeout, options?.signal)
+    const refusal = typeof path !== 'string' ? invalidArgument('path', 'a string', path) : options === undefined ? undefined : checkCallOptions(options as CallOptions<unknown>)
+    if (refusal !== undefined) options = undefined
+    const call = this.#transactions.open<T>(String(path), options?.timeout ?? this.#options.timeout, options?.signal)
     if (call.state !== 'pending') return call
-    if (this.#state === 'closed' || this.#closing !== undefined) {
+    if (refusal !== undefined) {
+      this.#transactions.fail(call, refusal)
+    } else if (!Array.isArray(args)) {
+      this.#transactions.fail(call, invalidArgument('args', 'an array of arguments (or byName({...}))', args))
+    } else if (this.#state === 'closed' || this.#closing !== undefined) {
       this.#transactions.fail(call, new ChannelClosedError(`Cannot call "${path}"`, { reason: this.#state === 'closed' ? 'the channel is closed' : 'the channel is closing' }))
     } else if (this.#transactions.size > this.#options.maxPending) {
       this.#transactions.fail(call, new BusyError(`Cannot call "${path}": ${this.#options.maxPending} calls are already pending (options.maxPending)`))
     } else {
       try {
-        const params = Array.isArray(args) ? args : [...args]
-        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path, params }, options?.transfer ?? transfersOf(params))
+        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path }, paramsOf(args), options?.transfer)
       } catch (error) {
         this.#transactions.fail(call, unsendable(`Arguments of "${path}" could not be sent`, error))
       }
@@ -338,16 +370,48 @@ export class Peer<RemoteApi = unknown> {
     if (this.#state === 'closed') throw new ChannelClosedError('Cannot send', { reason: 'the channel is closed' })
   }
 
-  /** Sends now, or holds the message until the handshake completes. Throws when it cannot be sent. */
-  #send(message: Held['message'], transfer: readonly Transferable[] | undefined): void {
+  /**
+   * Encodes `params` into `message` and sends it now, or holds it until the handshake completes.
+   * Throws when it cannot be sent (an unsendable value: at once, even before the handshake).
+   */
+  #send(message: Outgoing, params: readonly unknown[] | object, transfer: readonly Transferable[] | undefined, event?: string): void {
+    if (this.#state !== 'open' && this.#held.length >= this.#options.maxPending) {
+      throw new BusyError(`${this.#held.length} messages are already waiting for the handshake (options.maxPending)`)
+    }
+    const mode = this.#mode
+    const marked = this.#encodeInto(message, params, mode, event)
+    transfer ??= marked
     if (this.#state === 'open') {
       this.#transport.send(message, transfer ?? NO_TRANSFER)
       this.#sent++
-    } else if (this.#held.length >= this.#options.maxPending) {
-      throw new BusyError(`${this.#held.length} messages are already waiting for the handshake (options.maxPending)`)
     } else {
-      this.#held.push({ message, transfer })
+      this.#held.push({ message, transfer, raw: params, mode, event })
     }
+  }
+
+  /**
+   * Sets `message.params` to `params` encoded for `mode` (with the event name first, for events), and
+   * the message's tag flag. Returns what `transfer()` marks inside. Throws RpcError RPC_UNSENDABLE
+   * naming where an unsendable value sits.
+   */
+  #encodeInto(message: Outgoing, params: readonly unknown[] | object, mode: Mode, event?: string): Transferable[] | undefined {
+    let encoded: unknown
+    try {
+      encoded = encode(params, mode)
+    } catch (error) {
+      if (error instanceof UnsendableValue) error.where = Array.isArray(params) ? 'args' : 'params'
+      throw error
+    }
+    let value = params
+    let marked: Transferable[] | undefined
+    if (encoded instanceof Encoded) {
+      value = encoded.value as typeof params
+      marked = encoded.transfer
+      if (encoded.tagged) message[TAG] = 1
+      else delete message[TAG]
+    }
+    message.params = event === undefined ? value : [event, ...(value as unknown[])]
+    return marked
   }
 
   /** Sends a reply or protocol message directly; never throws. Returns the send error, if any. */
@@ -373,11 +437,13 @@ export class Peer<RemoteApi = unknown> {
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
     const held = this.#held
     this.#held = []
-    for (const { message, transfer } of held) {
+    for (const { message, transfer, raw, mode, event } of held) {
       const id = message.id
       // A call that timed out or was cancelled while held is not sent at all.
       if (id !== undefined && !this.#transactions.has(id)) continue
       try {
+        // The hello told how the channel serializes and who is at the other end: encode again if it changed.
+        if (mode !== this.#mode) this.#encodeInto(message, raw, this.#mode, event)
         this.#transport.send(message, transfer ?? NO_TRANSFER)
         this.#sent++
       } catch (error) {
@@ -419,6 +485,7 @@ export class Peer<RemoteApi = unknown> {
   #dispatch(message: { [key: string]: unknown }): void {
     const method = message.method
     const id = message.id
+    if (message[TAG] === 1 && !this.#decode(message, method, id)) return
     if (method === undefined) {
       this.#onResponse(message, id)
       this.#drainCheck()
@@ -475,9 +542,36 @@ export class Peer<RemoteApi = unknown> {
         return
     }
     if (this.#state === 'connecting') this.#open()
-    // Unknown protocol notifications, and LSP's optional `$/` ones, are ignored.
-    if (method.startsWith('rpc.') || method.startsWith('$/')) return void this.#dropped++
-    this.#dispatcher.notification(method, params)
+    // Unknown protocol notifications are ignored; LSP's `$/` ones are optional: they reach a handler
+    // registered for them (`$/progress`), and are dropped quietly otherwise.
+    if (method.startsWith('rpc.')) return void this.#dropped++
+    this.#dispatcher.notification(method, params, method.startsWith('$/'))
+  }
+
+  /**
+   * Turns the tags of a message from a treerpc peer back into values (see codec.ts). False when they
+   * cannot be read: the request is answered with -32602, the call awaiting this reply fails, a
+   * notification is dropped with an 'error' event.
+   */
+  #decode(message: { [key: string]: unknown }, method: unknown, id: unknown): boolean {
+    try {
+      if (method === undefined) decodeReply(message)
+      else message.params = decode(message.params)
+      return true
+    } catch (error) {
+      const why = `its values could not be decoded: ${messageOf(error)}`
+      if (method === undefined) {
+        const call = this.#transactions.get(id)
+        if (call === undefined) this.#dropped++
+        else this.#transactions.reject(id, new RpcError(`Malformed reply to "${call.path}": ${why}`, ErrorCode.InvalidRequest))
+      } else if (isId(id)) {
+        this.#dispatcher.reject(id, WireCode.InvalidParams, `Invalid params for "${clip(String(method))}": ${why}`)
+      } else {
+        this.#dropped++
+        this.#error(new RpcError(`Notification "${clip(String(method))}" dropped: ${why}`, ErrorCode.InvalidParams))
+      }
+      return false
+    }
   }
 
   #onHello(params: unknown): void {
@@ -486,6 +580,7 @@ export class Peer<RemoteApi = unknown> {
     this.#treerpcPeer = true
     // Both ends share one channel: if the other end knows it structured-clones, so does this one.
     if (hello.clone === true) this.#jsonOnly = false
+    this.#mode = modeOf(this.#jsonOnly, true)
     if (hello.ack !== true) this.#sendHello(true)
     this.#open()
   }
@@ -528,8 +623,29 @@ export class Peer<RemoteApi = unknown> {
 
 /** A send failure as the caller sees it: a transport's own RpcError (Busy, MessageTooLarge) passes through. */
 function unsendable(message: string, cause: unknown): RpcError {
+  if (cause instanceof UnsendableValue) return new RpcError(`${message}: ${cause.describe()}`, ErrorCode.Unsendable)
   if (cause instanceof RpcError) return cause
   return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
+}
+
+/** What is wrong with a call's options, if anything. */
+function checkCallOptions(options: CallOptions<unknown>): RpcError | undefined {
+  if (typeof options !== 'object' || options === null) return invalidArgument('options', 'an object', options)
+  const { timeout, signal, callback, transfer } = options
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) return invalidArgument('options.timeout', 'a non-negative number of ms', timeout)
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) return invalidArgument('options.signal', 'an AbortSignal', signal)
+  if (callback !== undefined && typeof callback !== 'function') return invalidArgument('options.callback', 'a function', callback)
+  if (transfer !== undefined && !Array.isArray(transfer)) return invalidArgument('options.transfer', 'an array', transfer)
+  return undefined
+}
+
+/** Decodes the result, or the error's data, of a reply flagged as holding tags. */
+function decodeReply(reply: { result?: unknown; error?: unknown }): void {
+  if ('result' in reply) reply.result = decode(reply.result)
+  const error = reply.error as { data?: unknown } | undefined
+  if (typeof error === 'object' && error !== null && typeof error.data === 'object' && error.data !== null) {
+    error.data = decodeFields(error.data as Record<string, unknown>)
+  }
 }
 
 /** Creates a peer over `transport`. `RemoteApi` is the type of what the other side exposes. */

@@ -19,6 +19,13 @@ export function createRemoteProxy(invoke: Invoke): unknown {
         // Reserved names (then, toJSON, toString, valueOf, constructor, __proto__...) are never paths: the
         // proxy is not thenable, and converting it to a string or JSON sends nothing.
         if (typeof key !== 'string' || key === 'toJSON' || !isAllowedSegment(key)) return undefined
+        // As on any function: `remote.add.call(null, 1, 2)`, `.apply(null, [1, 2])`, `.bind(null, 1)`.
+        // A remote method named call, apply or bind is reached with `peer.call('a.call', args)`.
+        if (key === 'call' || key === 'apply' || key === 'bind') {
+          child = functionMember(key, path, invoke)
+          children.set(key, child)
+          return child
+        }
         child = make(path === '' ? key : `${path}.${key}`)
         if (children.size < CACHE_LIMIT) children.set(key, child)
         return child
@@ -33,4 +40,16 @@ export function createRemoteProxy(invoke: Invoke): unknown {
     })
   }
   return make('')
+}
+
+/** `call`, `apply` and `bind` of a remote method, with Function.prototype's meaning (`this` is ignored). */
+function functionMember(key: 'call' | 'apply' | 'bind', path: string, invoke: Invoke): (...args: any[]) => unknown {
+  switch (key) {
+    case 'call':
+      return (_self: unknown, ...args: unknown[]) => invoke(path, args)
+    case 'apply':
+      return (_self: unknown, args?: ArrayLike<unknown>) => invoke(path, args == null ? [] : Array.from(args))
+    case 'bind':
+      return (_self: unknown, ...bound: unknown[]) => (...args: unknown[]) => invoke(path, [...bound, ...args])
+  }
 }

@@ -6,7 +6,8 @@ let anyMarked = false
 
 /**
  * Marks `value` so that `transferables` (ArrayBuffers, MessagePorts) inside it are moved, not copied,
- * when it is sent as a call argument or returned by a handler. Returns `value` itself.
+ * when it is sent: as a call argument, a handler's result or an event argument, at any depth
+ * (`f({ data: transfer(bytes, [bytes.buffer]) })` works). Returns `value` itself.
  *
  * ```ts
  * const bytes = new Uint8Array(1 << 20)
@@ -23,25 +24,14 @@ export function transfer<T extends object>(value: T, transferables: readonly Tra
   return value
 }
 
-/** @internal What to transfer for these values; undefined when nothing is marked (the usual case, checked in O(1)). */
-export function transfersOf(values: readonly unknown[]): Transferable[] | undefined {
-  if (!anyMarked) return undefined
-  let found: Transferable[] | undefined
-  for (const value of values) {
-    if (typeof value !== 'object' || value === null) continue
-    const list = marks.get(value)
-    if (list !== undefined) {
-      marks.delete(value)
-      ;(found ??= []).push(...list)
-    }
-  }
-  return found
+/** @internal True once anything was ever marked: until then, sending never looks marks up. */
+export function hasMarks(): boolean {
+  return anyMarked
 }
 
-/** @internal {@link transfersOf} for one value (a handler's result), without allocating. */
-export function transfersOfValue(value: unknown): readonly Transferable[] | undefined {
-  if (!anyMarked || typeof value !== 'object' || value === null) return undefined
+/** @internal What `value` is marked to transfer; with `take`, the mark is used up. */
+export function takeMark(value: object, take: boolean): readonly Transferable[] | undefined {
   const list = marks.get(value)
-  if (list !== undefined) marks.delete(value)
+  if (take && list !== undefined) marks.delete(value)
   return list
 }
