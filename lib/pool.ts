@@ -1,9 +1,12 @@
 import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'eventemitter3'
-import { BusyError, ChannelClosedError, ErrorCode, RpcError } from './errors.js'
+import { checkNonNegative, checkOneOf, checkOptions, checkPositiveInteger, invalidArgument, optional } from './check.js'
+import { MAX_TIMEOUT } from './deadlines.js'
+import { BusyError, ChannelClosedError } from './errors.js'
 import type { CallOptions } from './peer.js'
 import { createRemoteProxy } from './proxy.js'
-import { type Handle, spawnChild, type SpawnChildOptions, spawnWorker, type SpawnWorkerOptions } from './spawn.js'
+import { type ExitInfo, type Handle, spawnChild, type SpawnChildOptions, spawnWorker, type SpawnWorkerOptions } from './spawn.js'
 import { type Call, TransactionManager } from './transactions.js'
 import type { RemoteOf } from './types.js'
 
@@ -13,26 +16,41 @@ export interface PoolOptions {
   kind?: 'worker' | 'process'
   /** Sets both `minSize` and `maxSize`. Default: available parallelism minus one, at least 1. */
   size?: number
-  /** Members kept alive even when idle. Default `size`. */
+  /** Members kept alive even when idle (0 or more). Default `size` (at most `maxSize` when only that is given). */
   minSize?: number
-  /** Most members; the pool grows to it on demand when every member is at its concurrency. Default `size`. */
+  /**
+   * Most members; the pool grows to it on demand when every member is at its concurrency. At least
+   * `minSize`. Default `size` (at least `minSize` when only that is given).
+   */
   maxSize?: number
   /**
    * Most calls outstanding on one member. Default 64, so that small calls pipeline; set 1 for
    * CPU-bound tasks of uneven length, so that calls wait in the pool for the first free member.
+   * Infinity never queues while a member is ready.
    */
   concurrency?: number
   /** Most calls waiting for a member; past it calls reject with BusyError. Default 16384. */
   maxQueue?: number
-  /** Default timeout of a call in ms, queueing included; 0 means none. Default 30000. */
+  /** Default timeout of a call in ms, queueing included; 0 (or Infinity) means none. Default 30000. */
   timeout?: number
   /** Paths whose calls are retried once on another member when their member dies mid-call. */
   idempotent?: readonly string[]
-  /** A member above `minSize` idle this long (ms) is ended. Default 30000; 0 never reaps. */
+  /** A member above `minSize` idle this long (ms) is ended. Default 30000; 0 (or Infinity) never reaps. */
   idleTimeout?: number
-  /** Members that die before completing their handshake this many times in a row stop the restarts. Default 5. */
+  /**
+   * Failed starts in a row that stop the restarts for good (Infinity: never stop). A failed start is a
+   * member that dies before its handshake or less than `minUptime` after it. Then the pool emits
+   * `'error'`, and once no member is left every queued and later call rejects with ChannelClosedError.
+   * Default 5.
+   */
   maxStartFailures?: number
-  /** How long `close()` lets calls in flight and queued finish before ending members, in ms. Default 5000. */
+  /**
+   * A member that dies less than this many ms after its handshake counts as a failed start (a crash
+   * loop); one that stays up this long resets the count of failed starts. 0: only deaths before the
+   * handshake count. Default 5000.
+   */
+  minUptime?: number
+  /** How long `close()` lets calls in flight and queued finish before ending members, in ms (Infinity: as long as they take). Default 5000. */
   closeTimeout?: number
   /** What the pool exposes to its members (they call it through their `connectParent` peer). */
   expose?: object
@@ -80,6 +98,11 @@ interface Member {
   /** Ended on purpose (idle, close): not replaced. */
   retiring: boolean
   idleTimer: ReturnType<typeof setTimeout> | undefined
+  /** performance.now() when it was spawned, and when its handshake completed (NaN before). */
+  startedAt: number
+  readyAt: number
+  /** Fires `minUptime` after the handshake: the member started well, so the failed starts in a row are 0 again. */
+  uptimeTimer: ReturnType<typeof setTimeout> | undefined
   /** Settlement hooks of direct calls, made once per member so that a call allocates no closure. */
   succeeded: () => void
   failed: () => void
@@ -96,6 +119,16 @@ interface Job {
 }
 
 type PoolListener = (member: PoolMember, ...args: any[]) => void
+
+/** Why the pool stopped starting members: the failed starts in a row, and the last one. */
+interface GiveUp {
+  failures: number
+  /** The last member that failed to start, how long after its handshake (or its spawn, if it never shook hands) it died, and how. */
+  member: PoolMember
+  handshake: boolean
+  after: number
+  exit: ExitInfo
+}
 
 /**
  * A pool of workers or child processes that all expose the same API (each runs `connectParent`),
@@ -117,6 +150,7 @@ export class Pool<RemoteApi = unknown> {
   readonly #idempotent: ReadonlySet<string>
   readonly #idleTimeout: number
   readonly #maxStartFailures: number
+  readonly #minUptime: number
   readonly #closeTimeout: number
   readonly #expose: object | undefined
   readonly #spawnOptions: PoolOptions['spawn']
@@ -128,7 +162,11 @@ export class Pool<RemoteApi = unknown> {
   readonly #callOptions: { timeout: number }
   readonly #forwarded = new Set<string>()
   #nextMemberId = 1
+  /** Failed starts in a row: deaths before the handshake or within `minUptime` of it. */
   #startFailures = 0
+  /** Set once `maxStartFailures` is reached: no member is ever started again. */
+  #gaveUp: GiveUp | undefined
+  /** The back-off before replacing dead members. Ref'd only while calls wait for a member (see #holdProcess). */
   #restartTimer: ReturnType<typeof setTimeout> | undefined
   #closing: Promise<void> | undefined
   /** While close() drains: resolves the wait once no call is queued or running. */
@@ -137,26 +175,35 @@ export class Pool<RemoteApi = unknown> {
   #failed = 0
   #restarts = 0
 
-  constructor(modulePath: string | URL, options: PoolOptions = {}) {
-    const size = options.size ?? Math.max(1, availableParallelism() - 1)
-    this.#modulePath = modulePath
-    this.#kind = options.kind ?? 'worker'
-    this.#minSize = options.minSize ?? size
-    this.#maxSize = Math.max(options.maxSize ?? size, this.#minSize, 1)
-    this.#concurrency = options.concurrency ?? 64
-    this.#maxQueue = options.maxQueue ?? 16_384
-    this.#timeout = options.timeout ?? 30_000
-    this.#callOptions = { timeout: this.#timeout }
-    this.#idempotent = new Set(options.idempotent ?? [])
-    this.#idleTimeout = options.idleTimeout ?? 30_000
-    this.#maxStartFailures = options.maxStartFailures ?? 5
-    this.#closeTimeout = options.closeTimeout ?? 5000
-    this.#expose = options.expose
-    this.#spawnOptions = options.spawn
-    if (this.#kind !== 'worker' && this.#kind !== 'process') throw invalid(`options.kind must be 'worker' or 'process', got ${String(this.#kind)}`)
-    for (const [name, value] of [['size', size], ['minSize', this.#minSize], ['concurrency', this.#concurrency]] as const) {
-      if (!Number.isInteger(value) || value < (name === 'minSize' ? 0 : 1)) throw invalid(`options.${name} must be a positive integer, got ${String(value)}`)
+  constructor(modulePath: string | URL, options?: PoolOptions) {
+    if (typeof modulePath !== 'string' && !(modulePath instanceof URL)) {
+      throw invalidArgument('modulePath', 'a path or a file URL (a string or a URL)', modulePath)
     }
+    const o = checkOptions('options', options)
+    checkPoolOptions(o)
+    // When only one of minSize and maxSize is given, the other defaults to `size` bounded by it; an
+    // explicit contradiction (minSize 3, maxSize 2; or size 2, minSize 3) is refused.
+    const size = o.size ?? Math.max(1, availableParallelism() - 1)
+    const bySize = o.size === undefined
+    this.#minSize = o.minSize ?? (bySize && o.maxSize !== undefined ? Math.min(size, o.maxSize) : size)
+    this.#maxSize = o.maxSize ?? (bySize && o.minSize !== undefined ? Math.max(size, o.minSize) : size)
+    if (this.#minSize > this.#maxSize) {
+      const bound = o.maxSize === undefined ? 'options.size' : 'options.maxSize'
+      throw invalidArgument(o.minSize === undefined ? 'options.size' : 'options.minSize', `at most ${bound} (${this.#maxSize})`, o.minSize ?? o.size)
+    }
+    this.#modulePath = modulePath
+    this.#kind = o.kind ?? 'worker'
+    this.#concurrency = o.concurrency ?? 64
+    this.#maxQueue = o.maxQueue ?? 16_384
+    this.#timeout = o.timeout ?? 30_000
+    this.#callOptions = { timeout: this.#timeout }
+    this.#idempotent = new Set(o.idempotent ?? [])
+    this.#idleTimeout = o.idleTimeout ?? 30_000
+    this.#maxStartFailures = o.maxStartFailures ?? 5
+    this.#minUptime = o.minUptime ?? 5000
+    this.#closeTimeout = o.closeTimeout ?? 5000
+    this.#expose = o.expose
+    this.#spawnOptions = o.spawn
     this.remote = createRemoteProxy((path, args) => this.call(path, args).promise) as RemoteOf<RemoteApi>
     const initial = Array.from({ length: Math.max(this.#minSize, 1) }, () => this.#spawn())
     this.ready = Promise.all(initial.map((member) => member.handle.ready)).then(() => {})
@@ -181,11 +228,15 @@ export class Pool<RemoteApi = unknown> {
     return this.#members.map((member) => member.info)
   }
 
-  /** Calls `path` on one member; returns the same kind of handle as `peer.call`. */
+  /**
+   * Calls `path` on one member; returns the same kind of handle as `peer.call`. Never throws: `args`
+   * that is not an array rejects the handle with RpcError `RPC_INVALID_ARGUMENT`.
+   */
   call<T = any>(path: string, args: readonly unknown[] = [], options?: PoolCallOptions<T>): Call<T> {
+    const argsOk = Array.isArray(args)
     // Fast path: a member is free and the call needs no retry. The member's own call is the handle
     // (its timeout, signal, callback and cancel work as for peer.call): one transaction, not two.
-    if (this.#closing === undefined && this.#queue.length === 0 && !(options?.idempotent ?? (this.#idempotent.size > 0 && this.#idempotent.has(path)))) {
+    if (argsOk && this.#closing === undefined && this.#queue.length === 0 && !(options?.idempotent ?? (this.#idempotent.size > 0 && this.#idempotent.has(path)))) {
       const member = this.#pick()
       if (member !== undefined) {
         this.#take(member)
@@ -201,6 +252,11 @@ export class Pool<RemoteApi = unknown> {
       call.promise.then((value) => callback(null, value), (error) => callback(error as Error))
     }
     if (call.state !== 'pending') return call
+    if (!argsOk) {
+      this.#transactions.fail(call as Call<unknown>, invalidArgument('args', 'an array of arguments', args))
+      this.#failed++
+      return call
+    }
     if (this.#closing !== undefined) {
       this.#transactions.fail(call as Call<unknown>, new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the pool is closing' }))
       return call
@@ -216,14 +272,9 @@ export class Pool<RemoteApi = unknown> {
     }
     this.#jobs.set(call.id, job)
     if (!this.#dispatch(job)) {
-      if (this.#members.length === 0 && this.#startFailures >= this.#maxStartFailures) {
-        this.#settle(job, false, this.#gaveUpError())
-      } else if (this.#queue.length >= this.#maxQueue) {
+      if (this.#queue.length >= this.#maxQueue) {
         this.#settle(job, false, new BusyError(`Pool busy: ${this.#queue.length} calls queued (maxQueue); "${path}" was not run`))
-      } else {
-        this.#queue.push(job)
-        this.#grow()
-      }
+      } else this.#wait(job, false)
     }
     return call
   }
@@ -234,7 +285,14 @@ export class Pool<RemoteApi = unknown> {
     return Promise.allSettled(live.map((member) => member.handle.peer.call<T>(path, args, { timeout: this.#timeout }).promise))
   }
 
-  /** Listens to an event emitted by any member; the listener gets the member first. Returns the unsubscribe. */
+  /**
+   * Listens to an event emitted by any member (or a member peer's own `open`, `close`, `error`); the
+   * listener gets the member first. Returns the unsubscribe. The pool emits `'error'` itself, once,
+   * when it stops starting members (`maxStartFailures` failed starts in a row): `member` is the last
+   * one that died, `error` a ChannelClosedError saying how many died, how soon, and how the last ended.
+   */
+  on(name: 'error', listener: (member: PoolMember, error: Error) => void): () => void
+  on(name: string, listener: PoolListener): () => void
   on(name: string, listener: PoolListener): () => void {
     if (!this.#forwarded.has(name)) {
       this.#forwarded.add(name)
@@ -254,10 +312,12 @@ export class Pool<RemoteApi = unknown> {
   }
 
   async #drainAndClose(): Promise<void> {
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer)
+    clearTimeout(this.#restartTimer)
+    this.#restartTimer = undefined
     if (this.#jobs.size > 0 || this.stats.inFlight > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#closeTimeout)
+        // Past MAX_TIMEOUT a timer would fire at once: wait for the calls instead, however long.
+        const timer = this.#closeTimeout <= MAX_TIMEOUT ? setTimeout(resolve, this.#closeTimeout) : undefined
         this.#drained = () => {
           clearTimeout(timer)
           resolve()
@@ -286,6 +346,9 @@ export class Pool<RemoteApi = unknown> {
       alive: true,
       retiring: false,
       idleTimer: undefined,
+      startedAt: performance.now(),
+      readyAt: NaN,
+      uptimeTimer: undefined,
       succeeded: () => this.#directDone(member, true),
       failed: () => this.#directDone(member, false),
     }
@@ -294,7 +357,15 @@ export class Pool<RemoteApi = unknown> {
     handle.ready.then(
       () => {
         member.ready = true
-        this.#startFailures = 0
+        member.readyAt = performance.now()
+        if (this.#minUptime === 0) this.#startFailures = 0
+        else if (this.#minUptime <= MAX_TIMEOUT) {
+          member.uptimeTimer = setTimeout(() => {
+            member.uptimeTimer = undefined
+            this.#startFailures = 0
+          }, this.#minUptime)
+          member.uptimeTimer.unref()
+        }
         this.#pump()
         this.#grow()
         this.#idle(member)
@@ -303,19 +374,26 @@ export class Pool<RemoteApi = unknown> {
         // Counted in #exited, which runs first.
       },
     )
-    void handle.exited.then(() => this.#exited(member))
+    void handle.exited.then((exit) => this.#exited(member, exit))
     return member
   }
 
+  /** The error of every call refused once the pool has given up and no member is left (a fresh one each time). */
   #gaveUpError(): ChannelClosedError {
-    return new ChannelClosedError('Pool has no members', { reason: `members died at start-up ${this.#startFailures} times in a row; not restarting` })
+    const { failures, member, handshake, after, exit } = this.#gaveUp!
+    const within = this.#minUptime > 0 ? ` or less than ${this.#minUptime} ms (minUptime) after it` : ''
+    const last = handshake ? `${Math.round(after)} ms after its handshake` : `before its handshake, ${Math.round(after)} ms after it was started`
+    return new ChannelClosedError('Pool stopped starting members', {
+      reason: `${failures} members in a row (maxStartFailures) died before their handshake${within}; the last, member ${member.id}, died ${last}`,
+      exitCode: exit.code,
+      signal: exit.signal,
+    })
   }
 
   #forward(member: Member, name: string): void {
     member.handle.peer.on(name, (...args: unknown[]) => this.#events.emit(name, member.info, ...args))
   }
 
-  /** Runs the job on the least busy ready member; false when every member is at its concurrency. */
   /** The ready member with the fewest outstanding calls, below its concurrency; undefined when all are busy. */
   #pick(): Member | undefined {
     let best: Member | undefined
@@ -349,6 +427,18 @@ export class Pool<RemoteApi = unknown> {
     return true
   }
 
+  /**
+   * Queues a job no member can take now (at the front: a retry), or rejects it at once when no
+   * member ever will: the pool gave up and has none left. So the queue is empty in that state.
+   */
+  #wait(job: Job, first: boolean): void {
+    if (this.#gaveUp !== undefined && this.#live() === 0) return this.#settle(job, false, this.#gaveUpError())
+    if (first) this.#queue.unshift(job)
+    else this.#queue.push(job)
+    this.#grow()
+    this.#holdProcess()
+  }
+
   /** A direct call finished on `member`. */
   #directDone(member: Member, ok: boolean): void {
     member.outstanding--
@@ -365,10 +455,7 @@ export class Pool<RemoteApi = unknown> {
     if (!ok && value instanceof ChannelClosedError && job.idempotent && !job.retried && job.call.state === 'pending' && this.#closing === undefined) {
       // The member died under an idempotent call: once more, elsewhere.
       job.retried = true
-      if (!this.#dispatch(job)) {
-        this.#queue.unshift(job)
-        this.#grow()
-      }
+      if (!this.#dispatch(job)) this.#wait(job, true)
     } else {
       this.#settle(job, ok, value)
     }
@@ -400,6 +487,7 @@ export class Pool<RemoteApi = unknown> {
     else {
       const index = this.#queue.indexOf(job)
       if (index !== -1) this.#queue.splice(index, 1)
+      this.#holdProcess()
     }
     this.#checkDrained()
   }
@@ -414,14 +502,22 @@ export class Pool<RemoteApi = unknown> {
   #pump(): void {
     while (this.#queue.length > 0) {
       const job = this.#queue[0]!
-      if (!this.#dispatch(job)) return
+      if (!this.#dispatch(job)) break
       this.#queue.shift()
     }
+    this.#holdProcess()
+  }
+
+  /** Members alive and not being ended on purpose (starting ones included). */
+  #live(): number {
+    let live = 0
+    for (const member of this.#members) if (member.alive && !member.retiring) live++
+    return live
   }
 
   /** Every member is busy and calls wait: start one more, up to maxSize. */
   #grow(): void {
-    if (this.#closing !== undefined || this.#restartTimer !== undefined || this.#startFailures >= this.#maxStartFailures) return
+    if (this.#closing !== undefined || this.#restartTimer !== undefined || this.#gaveUp !== undefined) return
     let live = 0
     let starting = 0
     for (const member of this.#members) {
@@ -433,57 +529,130 @@ export class Pool<RemoteApi = unknown> {
     if (live < this.#maxSize && this.#queue.length > starting * this.#concurrency) this.#spawn()
   }
 
+  /**
+   * The restart back-off timer keeps the process alive only while calls wait for a member: a script
+   * awaiting a call at top level must see it settle (run once a member starts, or reject once the
+   * pool gives up), not exit with code 13 (unsettled top-level await) during the back-off. With no
+   * call waiting the timer is unref'd, so a pool that lost every member never holds the process.
+   * (Live members hold it anyway, like any worker or child, until `close()`.)
+   */
+  #holdProcess(): void {
+    if (this.#restartTimer === undefined) return
+    if (this.#queue.length > 0) this.#restartTimer.ref()
+    else this.#restartTimer.unref()
+  }
+
   #idle(member: Member): void {
-    if (this.#idleTimeout <= 0 || member.outstanding > 0 || member.idleTimer !== undefined || this.#closing !== undefined) return
+    if (this.#idleTimeout <= 0 || this.#idleTimeout > MAX_TIMEOUT || member.outstanding > 0 || member.idleTimer !== undefined || this.#closing !== undefined) return
     member.idleTimer = setTimeout(() => {
       member.idleTimer = undefined
-      const live = this.#members.filter((m) => m.alive && !m.retiring)
-      if (member.outstanding === 0 && live.length > this.#minSize) void this.#retire(member)
+      // A pool that gave up cannot start members again: it keeps the ones it has.
+      if (member.outstanding === 0 && this.#gaveUp === undefined && this.#live() > this.#minSize) void this.#retire(member)
     }, this.#idleTimeout)
     member.idleTimer.unref()
   }
 
   async #retire(member: Member): Promise<void> {
     member.retiring = true
-    if (member.idleTimer !== undefined) clearTimeout(member.idleTimer)
+    clearTimeout(member.idleTimer)
     await member.handle.close()
   }
 
-  #exited(member: Member): void {
+  #exited(member: Member, exit: ExitInfo): void {
     member.alive = false
-    if (!member.ready && !member.retiring) this.#startFailures++
-    if (member.idleTimer !== undefined) clearTimeout(member.idleTimer)
+    clearTimeout(member.idleTimer)
+    clearTimeout(member.uptimeTimer)
     const index = this.#members.indexOf(member)
     if (index !== -1) this.#members.splice(index, 1)
-    if (member.retiring || this.#closing !== undefined) return
-    if (this.#startFailures >= this.#maxStartFailures) {
-      if (this.#members.length === 0) {
+    if (this.#closing !== undefined) return
+    let givingUp = false
+    if (!member.retiring) {
+      // A member that dies before its handshake, or too soon after it (a crash loop), failed to start.
+      const now = performance.now()
+      if (!member.ready || now - member.readyAt < this.#minUptime) {
+        this.#startFailures++
+        if (this.#gaveUp === undefined && this.#startFailures >= this.#maxStartFailures) {
+          givingUp = true
+          this.#gaveUp = {
+            failures: this.#startFailures,
+            member: member.info,
+            handshake: member.ready,
+            after: now - (member.ready ? member.readyAt : member.startedAt),
+            exit,
+          }
+          clearTimeout(this.#restartTimer)
+          this.#restartTimer = undefined
+        }
+      } else this.#startFailures = 0
+    }
+    if (this.#gaveUp !== undefined) {
+      // Calls wait only while a member is left that may take them.
+      if (this.#live() === 0) {
         const error = this.#gaveUpError()
         for (const job of this.#queue.splice(0)) this.#settle(job, false, error)
       }
+      // Last, once the pool is consistent. A listener that throws is the application's bug: it surfaces
+      // as an uncaught exception, as from any callback, not as a rejection of the pool's bookkeeping.
+      if (givingUp) {
+        try {
+          this.#events.emit('error', member.info, this.#gaveUpError())
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error
+          })
+        }
+      }
       return
     }
-    // Replace it, after a back-off that grows with consecutive start-up failures.
+    if (member.retiring) return
+    // Replace it, after a back-off that grows with the failed starts in a row.
     const delay = this.#startFailures === 0 ? 0 : Math.min(100 * 2 ** (this.#startFailures - 1), 5000)
-    const replace = (): void => {
-      this.#restartTimer = undefined
-      if (this.#closing !== undefined) return
-      const live = this.#members.filter((m) => m.alive && !m.retiring).length
-      if (live < Math.max(this.#minSize, 1) || this.#queue.length > 0) {
-        this.#restarts++
-        this.#spawn()
-      }
-    }
-    if (delay === 0) replace()
+    if (delay === 0) this.#replace()
     else if (this.#restartTimer === undefined) {
-      this.#restartTimer = setTimeout(replace, delay)
-      this.#restartTimer.unref()
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = undefined
+        this.#replace()
+      }, delay)
+      this.#holdProcess()
     }
+  }
+
+  /** Starts members back up to minSize (every member that died during one back-off), or one for waiting calls. */
+  #replace(): void {
+    if (this.#closing !== undefined || this.#gaveUp !== undefined) return
+    for (let live = this.#live(); live < Math.max(this.#minSize, 1); live++) {
+      this.#restarts++
+      this.#spawn()
+    }
+    const before = this.#members.length
+    this.#grow()
+    if (this.#members.length > before) this.#restarts++
   }
 }
 
-function invalid(message: string): RpcError {
-  return new RpcError(message, ErrorCode.InvalidArgument)
+/** Checks every option of createPool at the door (minSize against maxSize is checked once both are known). */
+function checkPoolOptions(o: PoolOptions): void {
+  optional(checkOneOf, 'options.kind', o.kind, ['worker', 'process'])
+  optional(checkPositiveInteger, 'options.size', o.size)
+  if (o.minSize !== undefined && !(typeof o.minSize === 'number' && Number.isInteger(o.minSize) && o.minSize >= 0)) {
+    throw invalidArgument('options.minSize', 'a non-negative integer', o.minSize)
+  }
+  optional(checkPositiveInteger, 'options.maxSize', o.maxSize)
+  optional(checkPositiveInteger, 'options.concurrency', o.concurrency, true)
+  optional(checkNonNegative, 'options.maxQueue', o.maxQueue, true)
+  optional(checkNonNegative, 'options.timeout', o.timeout, true)
+  if (o.idempotent !== undefined) {
+    if (!Array.isArray(o.idempotent)) throw invalidArgument('options.idempotent', 'an array of paths (strings)', o.idempotent)
+    o.idempotent.forEach((path: unknown, i) => {
+      if (typeof path !== 'string') throw invalidArgument(`options.idempotent[${i}]`, 'a path (a string)', path)
+    })
+  }
+  optional(checkNonNegative, 'options.idleTimeout', o.idleTimeout, true)
+  optional(checkPositiveInteger, 'options.maxStartFailures', o.maxStartFailures, true)
+  optional(checkNonNegative, 'options.minUptime', o.minUptime)
+  optional(checkNonNegative, 'options.closeTimeout', o.closeTimeout, true)
+  if (o.expose !== undefined && (typeof o.expose !== 'object' || o.expose === null)) throw invalidArgument('options.expose', 'an object', o.expose)
+  checkOptions('options.spawn', o.spawn)
 }
 
 /** Starts a pool of `size` members running `modulePath` (which calls `connectParent`). */

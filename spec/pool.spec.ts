@@ -3,18 +3,23 @@
  * spec/fixtures/pool-member fixture. Calls are held open with gate files (a handler runs until its
  * gate file exists), so nothing depends on how long anything takes; waits poll `pool.stats` or
  * await events. Every test ends with its pools closed and its gate and marker files removed.
+ * Crash loops use small option values and real time; scripts that await a pool call at top level
+ * run in a real `node` process (spec/fixtures/pool-top-level-await).
  */
 import { expect } from 'chai'
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import {
   BusyError,
   CancelledError,
   ChannelClosedError,
   createPool,
   RemoteError,
+  RpcError,
   TimeoutError,
   type Pool,
   type PoolMember,
@@ -25,6 +30,72 @@ import { deferred, rejection, tick } from './helpers.js'
 
 const MEMBER = new URL('./fixtures/pool-member.js', import.meta.url)
 const DIES_AT_START = new URL('./fixtures/pool-dies-at-start.js', import.meta.url)
+const DIES_SOON = new URL('./fixtures/pool-dies-soon.js', import.meta.url)
+const TOP_LEVEL_AWAIT = fileURLToPath(new URL('./fixtures/pool-top-level-await.js', import.meta.url))
+
+/** What a script run with `node` did: how it ended, and the JSON lines it printed. */
+interface ScriptRun {
+  code: number | null
+  signal: string | null
+  printed: Record<string, unknown>[]
+  stderr: string
+}
+
+/** Runs the pool-top-level-await script in its own `node` process; killed (and so failing) if it outlives `limit` ms. */
+function runScript(args: string[], env: Record<string, string> = {}, limit = 8000): Promise<ScriptRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--unhandled-rejections=strict', TOP_LEVEL_AWAIT, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), limit)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      const printed = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+      resolve({ code, signal, printed, stderr })
+    })
+  })
+}
+
+/** What watchMembers saw: when each member id was first and last seen, and how many looks found no member at all. */
+interface MemberWatch {
+  seen: Map<number, { first: number; last: number }>
+  empty: number
+  /** Stops watching, after one last look. */
+  stop: () => void
+}
+
+/**
+ * Records when each member id appears in and disappears from `pool.members` (polled every 5 ms), to
+ * measure the back-off between a member's death and its replacement's start.
+ */
+function watchMembers(pool: Pool<any>): MemberWatch {
+  const watch: MemberWatch = { seen: new Map(), empty: 0, stop: () => {} }
+  const look = (): void => {
+    const now = performance.now()
+    if (pool.members.length === 0) watch.empty++
+    for (const { id } of pool.members) {
+      const entry = watch.seen.get(id)
+      if (entry === undefined) watch.seen.set(id, { first: now, last: now })
+      else entry.last = now
+    }
+  }
+  look()
+  const timer = setInterval(look, 5)
+  watch.stop = () => {
+    clearInterval(timer)
+    look()
+  }
+  return watch
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -267,6 +338,108 @@ for (const kind of ['worker', 'process'] as const) {
       expect(restarts, 'restarts before giving up').to.equal(maxStartFailures - 1)
     })
 
+    it('stops a crash loop: members dying 20 ms after their handshake restart after growing delays, maxStartFailures times in all, then the pool emits one error and every call settles', async () => {
+      const maxStartFailures = 3
+      // Default minUptime (5000 ms): a member that dies 20 ms after its handshake failed to start.
+      const pool = start({ size: 1, concurrency: 1, maxStartFailures }, DIES_SOON)
+      const ups: PoolMember[] = []
+      pool.on('up', (member: PoolMember) => ups.push(member))
+      const errors: { member: PoolMember; error: Error }[] = []
+      const gaveUp = deferred()
+      pool.on('error', (member, error) => {
+        errors.push({ member, error })
+        gaveUp.resolve()
+      })
+      const watch = watchMembers(pool)
+      // Each member takes one call (concurrency 1) and dies under it; the calls still queued when the
+      // pool gives up reject with its error.
+      const settled = Promise.allSettled(Array.from({ length: 5 }, () => pool.call('never')))
+      try {
+        await pool.ready
+        await gaveUp.promise
+      } finally {
+        watch.stop()
+      }
+      const outcomes = await settled
+      expect(outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'rejected', 'rejected', 'rejected', 'rejected'])
+      const reasons = outcomes.map((o) => (o as PromiseRejectedResult).reason as ChannelClosedError)
+      for (const reason of reasons) expect(reason).to.be.instanceOf(ChannelClosedError)
+      // The three that ran died with their members; the two left queued got the pool's reason.
+      for (const reason of reasons.slice(0, 3)) expect(reason.exitCode).to.equal(5)
+      for (const reason of reasons.slice(3)) expect(reason.message).to.match(/^Pool stopped starting members: 3 members in a row/)
+
+      // Bounded: maxStartFailures members in all, each of which did complete its handshake.
+      expect(pool.stats).to.include({ restarts: maxStartFailures - 1, members: 0, queued: 0, inFlight: 0 })
+      expect(ups.map((m) => m.id)).to.deep.equal([1, 2, 3])
+      // The delays grow: ~100 ms before the first replacement, ~200 ms before the second.
+      const at = (id: number): { first: number; last: number } => watch.seen.get(id)!
+      const delays = [at(2).first - at(1).last, at(3).first - at(2).last]
+      expect(delays[0], `delays ${delays.map(Math.round).join(', ')} ms`).to.be.greaterThan(80)
+      expect(delays[1], `delays ${delays.map(Math.round).join(', ')} ms`).to.be.greaterThan(delays[0]! + 50)
+
+      // One error event, coded, saying how many died, how soon, and how the last one ended.
+      expect(errors).to.have.length(1)
+      const { member, error } = errors[0]!
+      expect(member.id).to.equal(3)
+      expect(error).to.be.instanceOf(ChannelClosedError)
+      expect((error as ChannelClosedError).code).to.equal('RPC_CHANNEL_CLOSED')
+      expect((error as ChannelClosedError).exitCode).to.equal(5)
+      expect(error.message).to.match(
+        /^Pool stopped starting members: 3 members in a row \(maxStartFailures\) died before their handshake or less than 5000 ms \(minUptime\) after it; the last, member 3, died \d+ ms after its handshake \(exit code 5\)$/,
+      )
+
+      // A new call fails at once, with the same reason. (That the restarts stay stopped is pinned by
+      // the dies-at-start spec above, on the same path.)
+      const late = await rejection(pool.call('never', [], { timeout: 5000 }))
+      expect(late).to.be.instanceOf(ChannelClosedError)
+      expect(late.message).to.equal(error.message)
+    })
+
+    workerOnly('does not count a member that stays up minUptime as a failed start: it is replaced at once, however often', async () => {
+      // Members live 100 ms after their handshake, longer than minUptime (20 ms): even with
+      // maxStartFailures 1, their deaths are not failed starts and never stop the restarts.
+      const pool = start({ size: 1, maxStartFailures: 1, minUptime: 20, spawn: { env: { ...process.env, TREERPC_DIE_AFTER: '100' } } }, DIES_SOON)
+      const errors: Error[] = []
+      pool.on('error', (_member, error) => errors.push(error))
+      const watch = watchMembers(pool)
+      try {
+        await until('two replacements', () => pool.stats.restarts >= 2)
+      } finally {
+        watch.stop()
+      }
+      expect(errors).to.deep.equal([])
+      expect([...watch.seen.keys()].slice(0, 3)).to.deep.equal([1, 2, 3])
+      // Each replacement started in the same turn as the death (no back-off: the failed starts in a
+      // row stayed at 0), so no look ever found the pool without a member.
+      expect(watch.empty).to.equal(0)
+    })
+
+    it('keeps a script awaiting a pool call at top level alive while its only member dies at start-up: the call rejects with the coded error (exit code 0, not 13)', async () => {
+      const run = await runScript([kind, 'gives-up'])
+      expect(run.stderr).to.equal('')
+      expect({ code: run.code, signal: run.signal }).to.deep.equal({ code: 0, signal: null })
+      expect(run.printed).to.have.length(1)
+      expect(run.printed[0]).to.include({ outcome: 'rejected', name: 'ChannelClosedError', code: 'RPC_CHANNEL_CLOSED', restarts: 2 })
+      expect(run.printed[0]!.message).to.match(/^Pool stopped starting members: 3 members in a row .*died before its handshake, \d+ ms after it was started \(exit code 7\)$/)
+    })
+
+    workerOnly('keeps a script awaiting a pool call at top level alive through the back-off: the call runs once a member starts', async () => {
+      const marker = tempPath('first-start')
+      const run = await runScript([kind, 'recovers'], { TREERPC_MARKER: marker })
+      expect(run.stderr).to.equal('')
+      expect({ code: run.code, signal: run.signal }).to.deep.equal({ code: 0, signal: null })
+      expect(run.printed).to.deep.equal([{ outcome: 'resolved', value: 'hello pool', restarts: 1 }])
+      expect(existsSync(marker)).to.equal(true)
+    })
+
+    workerOnly('does not hold the process during the restart back-off when no call waits', async () => {
+      // maxStartFailures is Infinity there: only an unref'd back-off lets the script end.
+      const run = await runScript([kind, 'idle'])
+      expect(run.stderr).to.equal('')
+      expect({ code: run.code, signal: run.signal }).to.deep.equal({ code: 0, signal: null })
+      expect(run.printed).to.deep.equal([{ outcome: 'exited', restarts: 0 }])
+    })
+
     // ---- broadcast and events ------------------------------------------------------------------
 
     it('broadcasts to every live member and resolves to settled results in member order', async () => {
@@ -473,5 +646,85 @@ for (const kind of ['worker', 'process'] as const) {
       expect((counts[0] as PromiseFulfilledResult<Record<string, number>>).value.hold).to.equal(1)
       expect(pool.stats).to.include({ completed: 1, failed: 1 })
     })
+
+    workerOnly('rejects the returned Call (never throws) when args is not an array, naming args, and runs nothing', async () => {
+      const pool = start({ size: 1 })
+      await pool.ready
+      const seen: (Error | null)[] = []
+      let call: ReturnType<Pool<any>['call']> | undefined
+      expect(() => {
+        call = pool.call('whoami', 'me' as unknown as unknown[], { callback: (error) => seen.push(error) })
+      }).to.not.throw()
+      const error = await rejection(call!)
+      expect(error).to.be.instanceOf(RpcError)
+      expect(error.code).to.equal('RPC_INVALID_ARGUMENT')
+      expect(error.message).to.equal('args must be an array of arguments, got a string "me"')
+      expect(call!.state).to.equal('rejected')
+      expect(seen).to.deep.equal([error])
+      // Queued or not, the same: with the only member busy, a bad call still rejects at once.
+      const gate = tempPath('gate')
+      const running = pool.remote.hold(gate)
+      expect((await rejection(pool.call('hold', null as unknown as unknown[]))).code).to.equal('RPC_INVALID_ARGUMENT')
+      expect(pool.stats.queued).to.equal(0)
+      open(gate)
+      await running
+      const counts = await pool.broadcast<Record<string, number>>('counts')
+      expect((counts[0] as PromiseFulfilledResult<Record<string, number>>).value).to.deep.equal({ hold: 1 })
+      expect(pool.stats).to.include({ completed: 1, failed: 2, inFlight: 0, queued: 0 })
+    })
   })
 }
+
+describe('createPool options (checked at the door)', function () {
+  const refused: [title: string, modulePath: unknown, options: unknown, message: string][] = [
+    ['a size that is not a number', MEMBER, { size: 'x' }, 'options.size must be a positive integer, got a string "x"'],
+    ['a size of 0', MEMBER, { size: 0 }, 'options.size must be a positive integer, got a number 0'],
+    ['a negative closeTimeout', MEMBER, { closeTimeout: -1 }, 'options.closeTimeout must be a non-negative number (or Infinity), got a number -1'],
+    ['an idleTimeout of NaN', MEMBER, { idleTimeout: NaN }, 'options.idleTimeout must be a non-negative number (or Infinity), got a number NaN'],
+    ['an unknown kind', MEMBER, { kind: 'thread' }, 'options.kind must be one of "worker", "process", got a string "thread"'],
+    ['idempotent paths that are not an array', MEMBER, { idempotent: 'a' }, 'options.idempotent must be an array of paths (strings), got a string "a"'],
+    ['an idempotent path that is not a string', MEMBER, { idempotent: ['a', 1] }, 'options.idempotent[1] must be a path (a string), got a number 1'],
+    ['minSize above maxSize', MEMBER, { minSize: 3, maxSize: 2 }, 'options.minSize must be at most options.maxSize (2), got a number 3'],
+    ['minSize above size', MEMBER, { size: 2, minSize: 3 }, 'options.minSize must be at most options.size (2), got a number 3'],
+    ['size above maxSize', MEMBER, { size: 2, maxSize: 1 }, 'options.size must be at most options.maxSize (1), got a number 2'],
+    ['a fractional minSize', MEMBER, { minSize: 1.5 }, 'options.minSize must be a non-negative integer, got a number 1.5'],
+    ['a maxSize of 0', MEMBER, { maxSize: 0 }, 'options.maxSize must be a positive integer, got a number 0'],
+    ['a concurrency of 0', MEMBER, { concurrency: 0 }, 'options.concurrency must be a positive integer (or Infinity), got a number 0'],
+    ['a negative maxQueue', MEMBER, { maxQueue: -1 }, 'options.maxQueue must be a non-negative number (or Infinity), got a number -1'],
+    ['a timeout given as a string', MEMBER, { timeout: '100' }, 'options.timeout must be a non-negative number (or Infinity), got a string "100"'],
+    ['a maxStartFailures of 0', MEMBER, { maxStartFailures: 0 }, 'options.maxStartFailures must be a positive integer (or Infinity), got a number 0'],
+    ['a negative minUptime', MEMBER, { minUptime: -5 }, 'options.minUptime must be a non-negative number, got a number -5'],
+    ['an infinite minUptime', MEMBER, { minUptime: Infinity }, 'options.minUptime must be a non-negative number, got a number Infinity'],
+    ['an expose that is not an object', MEMBER, { expose: 1 }, 'options.expose must be an object, got a number 1'],
+    ['spawn options that are an array', MEMBER, { spawn: [] }, 'options.spawn must be an object, got an array'],
+    ['options that are not an object', MEMBER, 'big', 'options must be an object, got a string "big"'],
+    ['a modulePath that is a number', 42, {}, 'modulePath must be a path or a file URL (a string or a URL), got a number 42'],
+    ['a modulePath that is a plain object', { href: MEMBER.href }, {}, 'modulePath must be a path or a file URL (a string or a URL), got an object'],
+    ['no modulePath', undefined, {}, 'modulePath must be a path or a file URL (a string or a URL), got undefined'],
+  ]
+  for (const [title, modulePath, options, message] of refused) {
+    it(`refuses ${title} with RPC_INVALID_ARGUMENT, naming it, what it expects and what it got`, () => {
+      let error: unknown
+      try {
+        createPool(modulePath as URL, options as PoolOptions)
+      } catch (thrown) {
+        error = thrown
+      }
+      expect(error).to.be.instanceOf(RpcError)
+      expect((error as RpcError).code).to.equal('RPC_INVALID_ARGUMENT')
+      expect((error as RpcError).message).to.equal(message)
+      // Nothing was started: the suite's leak check would find a worker left running.
+    })
+  }
+
+  it('bounds the default of the other when only minSize or only maxSize is given', async () => {
+    // Whatever the number of cores: { maxSize: 1 } starts one member, { minSize: 2 } allows two.
+    const pools = [createPool(MEMBER, { maxSize: 1 }), createPool(MEMBER, { minSize: 2 })]
+    try {
+      await Promise.all(pools.map((pool) => pool.ready))
+      expect(pools.map((pool) => pool.stats.members)).to.deep.equal([1, 2])
+    } finally {
+      await Promise.all(pools.map((pool) => pool.close()))
+    }
+  })
+})
