@@ -37,9 +37,12 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /** Base class of every error treerpc raises. Constructible with no arguments. */
 export class RpcError extends Error {
-  /** Stable, machine-readable code; see {@link ErrorCode}. */
-  code: string
-  constructor(message = 'RPC error', code: string = ErrorCode.Internal, options?: { cause?: unknown }) {
+  /**
+   * Stable, machine-readable code; see {@link ErrorCode}. treerpc's own codes are strings; a
+   * {@link RemoteError} carries the remote error's own `code` as thrown, which may be a number.
+   */
+  code: string | number
+  constructor(message = 'RPC error', code: string | number = ErrorCode.Internal, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
   }
@@ -51,12 +54,13 @@ export class RemoteError extends RpcError {
   remoteName = 'Error'
   /** JSON-RPC `error.data` when the peer sent something other than a serialized error. */
   data?: unknown
-  constructor(message = 'Remote error', code: string = ErrorCode.Remote) {
+  constructor(message = 'Remote error', code: string | number = ErrorCode.Remote) {
     super(message, code)
   }
 }
 
 export class TimeoutError extends RpcError {
+  declare code: typeof ErrorCode.Timeout
   /** Path of the call that timed out. */
   path = ''
   /** The timeout that elapsed, in milliseconds. */
@@ -69,12 +73,14 @@ export class TimeoutError extends RpcError {
 }
 
 export class CancelledError extends RpcError {
+  declare code: typeof ErrorCode.Cancelled
   constructor(message = 'Call cancelled', options?: { cause?: unknown }) {
     super(message, ErrorCode.Cancelled, options)
   }
 }
 
 export class MethodNotFoundError extends RpcError {
+  declare code: typeof ErrorCode.MethodNotFound
   /** The path nobody handles. */
   path = ''
   constructor(message = 'Method not found', path = '') {
@@ -84,6 +90,7 @@ export class MethodNotFoundError extends RpcError {
 }
 
 export class BusyError extends RpcError {
+  declare code: typeof ErrorCode.Busy
   constructor(message = 'Busy') {
     super(message, ErrorCode.Busy)
   }
@@ -104,6 +111,7 @@ export interface CloseInfo {
 }
 
 export class ChannelClosedError extends RpcError {
+  declare code: typeof ErrorCode.ChannelClosed
   /** Exit code of the peer's process or worker, when it exited with one. */
   exitCode: number | null = null
   /** Signal that ended the peer's process, when one did. */

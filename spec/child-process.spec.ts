@@ -6,6 +6,9 @@
 import { expect } from 'chai'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ChannelClosedError, type ChildHandle, connectParent, RemoteError, RpcError, spawnChild, type SpawnChildOptions } from '../lib/index.js'
 import { deferred, rejection, tick } from './helpers.js'
 
@@ -25,6 +28,26 @@ function patterned(length: number, seed = 0): string {
   for (let i = 0; i < 4096; i++) unit += String.fromCharCode(33 + ((i * 7 + seed) % 90))
   return unit.repeat(Math.ceil(length / unit.length)).slice(0, length - 8) + String(seed).padStart(8, '0')
 }
+
+/**
+ * Runs `run` with this process's stderr captured instead of printed (a failing child's stderr is
+ * forwarded there), and returns its result with what was written.
+ */
+async function capturingStderr<T>(run: () => Promise<T>): Promise<{ result: T; stderr: string }> {
+  const write = process.stderr.write
+  let stderr = ''
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')
+    return true
+  }) as typeof process.stderr.write
+  try {
+    return { result: await run(), stderr }
+  } finally {
+    process.stderr.write = write
+  }
+}
+
+const pipes = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'PipeWrap').length
 
 function isAlive(pid: number): boolean {
   try {
@@ -101,41 +124,26 @@ describe('child processes (spawnChild)', () => {
         })
       })
 
-      if (serialization === 'advanced') {
-        it('carries Map, Date and Uint8Array as themselves both ways', async () => {
-          const child = start('echo')
-          const date = new Date('2024-02-29T12:34:56.789Z')
-          const value = { map: new Map<string, unknown>([['a', 1], ['b', [2]]]), date, bytes: Uint8Array.of(1, 2, 255) }
-          const back = await child.remote.echo(value)
-          expect(back.map).to.be.instanceOf(Map)
-          expect([...back.map]).to.deep.equal([['a', 1], ['b', [2]]])
-          expect(back.date).to.be.instanceOf(Date)
-          expect(back.date.getTime()).to.equal(date.getTime())
-          expect(back.bytes).to.be.instanceOf(Uint8Array)
-          expect([...back.bytes]).to.deep.equal([1, 2, 255])
-          expect(await child.remote.describe(new Map())).to.deep.equal({ kind: 'Map', bytes: null })
-          expect(await child.remote.describe(date)).to.deep.equal({ kind: 'Date', bytes: null })
-          expect(await child.remote.describe(Uint8Array.of(7, 8))).to.deep.equal({ kind: 'Uint8Array', bytes: [7, 8] })
-        })
-      } else {
-        it('loses Map, Date and Uint8Array to JSON: a Date arrives as its ISO string', async () => {
-          const child = start('echo')
-          const date = new Date('2024-02-29T12:34:56.789Z')
-          const back = await child.remote.echo({ map: new Map([['a', 1]]), date, bytes: Uint8Array.of(1, 2) })
-          expect(back.date).to.equal('2024-02-29T12:34:56.789Z')
-          expect(back.map).to.deep.equal({})
-          expect(back.bytes).to.deep.equal({ 0: 1, 1: 2 })
-          expect(await child.remote.describe(date)).to.deep.equal({ kind: 'String', bytes: null })
-          expect(await child.remote.describe(new Map())).to.deep.equal({ kind: 'Object', bytes: null })
-          expect(await child.remote.describe(Uint8Array.of(7, 8))).to.deep.equal({ kind: 'Object', bytes: null })
-        })
-      }
+      it(`carries Map, Date and Uint8Array as themselves both ways${serialization === 'json' ? ' (JSON too: the value encoding)' : ''}`, async () => {
+        const child = start('echo')
+        const date = new Date('2024-02-29T12:34:56.789Z')
+        const value = { map: new Map<string, unknown>([['a', 1], ['b', [2]]]), date, bytes: Uint8Array.of(1, 2, 255) }
+        const back = await child.remote.echo(value)
+        expect(back.map).to.be.instanceOf(Map)
+        expect([...back.map]).to.deep.equal([['a', 1], ['b', [2]]])
+        expect(back.date).to.be.instanceOf(Date)
+        expect(back.date.getTime()).to.equal(date.getTime())
+        expect(back.bytes).to.be.instanceOf(Uint8Array)
+        expect([...back.bytes]).to.deep.equal([1, 2, 255])
+        expect(await child.remote.describe(new Map())).to.deep.equal({ kind: 'Map', bytes: null })
+        expect(await child.remote.describe(date)).to.deep.equal({ kind: 'Date', bytes: null })
+        expect(await child.remote.describe(Uint8Array.of(7, 8))).to.deep.equal({ kind: 'Uint8Array', bytes: [7, 8] })
+      })
 
-      it(`resolves a call whose handler returns undefined${serialization === 'json' ? ' (as null: JSON has no undefined)' : ''}`, async () => {
+      it('resolves a call whose handler returns undefined with undefined (JSON included)', async () => {
         const child = start('echo')
         const value = await child.remote.nothing()
-        if (serialization === 'json') expect(value).to.equal(null)
-        else expect(value).to.equal(undefined)
+        expect(value).to.equal(undefined)
         expect(child.peer.stats.pending).to.equal(0)
       })
 
@@ -163,8 +171,11 @@ describe('child processes (spawnChild)', () => {
         await child.ready
         // Enough 64 KB calls to fill Node's IPC backlog, so that later messages wait in the transport.
         const filler = Array.from({ length: 300 }, (_, i) => child.remote.tag(i, patterned(64 * 1024, i)))
-        // A function cannot be serialized (json drops it, advanced throws): use a BigInt for json.
-        const bad = child.peer.call('echo', [serialization === 'json' ? 10n : () => 1])
+        // A value that passes treerpc's own check but fails Node's serializer later, when the held
+        // message is finally written: a getter that throws on its second read.
+        let reads = 0
+        const sneaky = { get x() { if (++reads > 1) throw new Error('second read'); return 1 } }
+        const bad = child.peer.call('echo', [sneaky])
         const after = child.remote.echo('after')
         const error = await rejection(bad)
         expect(error.code).to.equal('RPC_UNSENDABLE')
@@ -323,6 +334,103 @@ describe('child processes (spawnChild)', () => {
       })
     })
   }
+
+  describe('modulePath: a file URL (URL object or file: string), else a path against process.cwd()', () => {
+    const url = fixture('echo')
+    const absolute = fileURLToPath(url)
+    const forms: [string, string | URL][] = [
+      ['a URL object', url],
+      ["a 'file:///...' string", url.href],
+      ['an absolute path', absolute],
+      [`a path relative to the cwd, without ./ (${relative(process.cwd(), absolute)})`, relative(process.cwd(), absolute)],
+    ]
+    for (const [title, modulePath] of forms) {
+      it(`starts the child from ${title}`, async () => {
+        const child = spawnChild<any>(modulePath)
+        handles.push(child)
+        expect(await child.remote.echo('hi')).to.equal('hi')
+      })
+    }
+
+    it('resolves a relative path against process.cwd(), not against options.cwd', async () => {
+      const child = spawnChild<any>(relative(process.cwd(), absolute), { cwd: tmpdir() })
+      handles.push(child)
+      expect(await child.remote.echo('hi')).to.equal('hi')
+    })
+  })
+
+  describe('start-up failures: ready (and every call held for the handshake) says why', () => {
+    it('rejects with ENOENT and the path, as ChannelClosedError, when the module does not exist', async () => {
+      const missing = fixture('no-such-fixture')
+      const child = spawnChild<any>(missing)
+      handles.push(child)
+      const held = rejection(child.remote.echo(1))
+      const { result: error } = await capturingStderr(() => rejection(child.ready))
+      expect(error).to.be.instanceOf(ChannelClosedError)
+      expect(error.message).to.contain('ENOENT').and.contain(fileURLToPath(missing))
+      expect(error.cause.code).to.equal('ENOENT')
+      expect(error.exitCode).to.equal(1)
+      expect((await held).message).to.equal(error.message)
+      expect(await child.exited).to.deep.equal({ code: 1, signal: null })
+    })
+
+    it("puts the end of the child's stderr in the error when it throws at start-up, and still forwards that stderr as it comes", async () => {
+      const child = spawnChild<any>(fixture('throws-at-start'))
+      handles.push(child)
+      const held = rejection(child.remote.port())
+      const { result: error, stderr } = await capturingStderr(() => rejection(child.ready))
+      expect(error).to.be.instanceOf(ChannelClosedError)
+      expect(error.message).to.contain('before connecting').and.contain(fileURLToPath(fixture('throws-at-start')))
+      expect(error.message).to.contain('Error: throws-at-start: no port configured (E_FIXTURE_START)')
+      expect(error.message, "Node's own frames are left out").not.to.contain('node:internal')
+      expect(error.exitCode).to.equal(1)
+      expect((await held).message).to.equal(error.message)
+      expect(stderr, 'forwarded to this process').to.contain('Error: throws-at-start: no port configured (E_FIXTURE_START)')
+    })
+
+    it('leaves stdio alone when the caller sets it: no stderr in the error, the code still is', async () => {
+      const child = spawnChild<any>(fixture('throws-at-start'), { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+      handles.push(child)
+      const error = await rejection(child.ready)
+      expect(child.process.stderr).to.equal(null)
+      expect(error.message).to.contain('before connecting').and.not.contain('E_FIXTURE_START')
+      expect(error.exitCode).to.equal(1)
+    })
+
+    it('never lets the stderr pipe keep this process alive once the child has exited, even held open by a grandchild', async () => {
+      const before = pipes()
+      const child = spawnChild<any>(fixture('orphan-stderr'))
+      handles.push(child)
+      const { result: error } = await capturingStderr(() => rejection(child.ready))
+      const pid = Number(/grandchild pid (\d+)/.exec(error.message)?.[1])
+      expect(pid, error.message).to.be.above(0)
+      try {
+        expect(await child.exited).to.deep.equal({ code: 3, signal: null })
+        await tick()
+        expect(child.process.stderr!.readableEnded, 'precondition: the grandchild holds the pipe open').to.equal(false)
+        expect(pipes(), 'pipes keeping this process alive').to.equal(before)
+      } finally {
+        process.kill(pid, 'SIGKILL')
+      }
+    })
+  })
+
+  describe('connectParent() called twice', () => {
+    it('throws RPC_INVALID_STATE in the child while the first peer is open; only the first peer answers', async () => {
+      const child = spawnChild<any>(fixture('connect-twice'), { args: ['twice'] })
+      handles.push(child)
+      expect(await child.remote.second()).to.deep.include({ threw: true, name: 'RpcError', code: 'RPC_INVALID_STATE' })
+      expect(await child.remote.who()).to.equal('first')
+      expect(child.peer.stats.dropped, 'replies from a second peer').to.equal(0)
+    })
+
+    it('is allowed again once the first peer is closed', async () => {
+      const child = spawnChild<any>(fixture('connect-twice'), { args: ['after-close'] })
+      handles.push(child)
+      // Closing the first peer released the IPC channel: the child reports by its exit code (42: allowed, 43: threw).
+      expect(await child.exited).to.deep.equal({ code: 42, signal: null })
+    })
+  })
 
   describe('connectParent() outside a child or worker', () => {
     it('throws RpcError RPC_UNSUPPORTED in the mocha process, which has no IPC channel', () => {
