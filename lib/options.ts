@@ -1,5 +1,5 @@
-import { invalidArgument } from './check.js'
-import { ErrorCode, RpcError } from './errors.js'
+import { checkBoolean, checkNonNegative, checkOptions, checkPositiveInteger, invalidArgument } from './check.js'
+import { MAX_TIMEOUT } from './deadlines.js'
 import type { Transport } from './transport.js'
 
 /** Options of {@link createPeer}. Every field is optional; defaults are given per field. */
@@ -22,7 +22,7 @@ export interface PeerOptions {
   /**
    * Give up if the other side has not completed the handshake within this many ms: the peer closes,
    * `ready` and held calls reject with ChannelClosedError. Default 0 (wait as long as it takes) for
-   * `createPeer`; `spawnChild`, `spawnWorker` and pools default to 30000.
+   * `createPeer`; `spawnChild`, `spawnWorker` and pools default to 30000. Infinity, like 0, waits.
    */
   connectTimeout?: number
 }
@@ -33,34 +33,28 @@ export interface ResolvedPeerOptions {
   maxQueue: number
   maxPending: number
   handshake: boolean
+  /** 0 when the handshake may take as long as it takes (also for Infinity and delays no timer can hold). */
   connectTimeout: number
 }
 
-export function resolvePeerOptions(options: PeerOptions): ResolvedPeerOptions {
-  const resolved = {
-    timeout: options.timeout ?? 30_000,
-    concurrency: options.concurrency ?? 256,
-    maxQueue: options.maxQueue ?? 16_384,
-    maxPending: options.maxPending ?? 65_536,
-    handshake: options.handshake ?? true,
-    connectTimeout: options.connectTimeout ?? 0,
+/**
+ * Checks every option of {@link createPeer} (and the bag itself: an object or undefined) and fills in
+ * the defaults. Throws RpcError `RPC_INVALID_ARGUMENT` naming the first wrong option, what it should
+ * be and what it is. Pure: spawnChild, spawnWorker and connectParent call it before starting anything.
+ */
+export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPeerOptions {
+  const { expose, timeout = 30_000, concurrency = 256, maxQueue = 16_384, maxPending = 65_536, handshake = true, connectTimeout = 0 } = checkOptions('options', options)
+  if (expose !== undefined && (typeof expose !== 'object' || expose === null || Array.isArray(expose))) {
+    throw invalidArgument('options.expose', 'an object (the API: functions and nested objects of them)', expose)
   }
-  nonNegative('timeout', resolved.timeout)
-  nonNegative('maxQueue', resolved.maxQueue)
-  nonNegative('connectTimeout', resolved.connectTimeout)
-  if (!(resolved.concurrency >= 1) || (!Number.isInteger(resolved.concurrency) && resolved.concurrency !== Infinity)) {
-    throw new RpcError(`options.concurrency must be a positive integer or Infinity, got ${String(resolved.concurrency)}`, ErrorCode.InvalidArgument)
-  }
-  if (!(resolved.maxPending >= 1)) {
-    throw new RpcError(`options.maxPending must be a positive number, got ${String(resolved.maxPending)}`, ErrorCode.InvalidArgument)
-  }
-  return resolved
-}
-
-function nonNegative(name: string, value: unknown): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new RpcError(`options.${name} must be a non-negative number, got ${String(value)}`, ErrorCode.InvalidArgument)
-  }
+  // Longer timeouts than a timer can hold (Infinity included) mean none: here, and in lib/transactions.ts for calls.
+  checkNonNegative('options.timeout', timeout, true)
+  checkPositiveInteger('options.concurrency', concurrency, true)
+  checkNonNegative('options.maxQueue', maxQueue, true)
+  checkPositiveInteger('options.maxPending', maxPending, true)
+  checkBoolean('options.handshake', handshake)
+  checkNonNegative('options.connectTimeout', connectTimeout, true)
+  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout }
 }
 
 /** The transport given to createPeer: an object with send, onMessage, onClose and close functions. */

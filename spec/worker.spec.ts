@@ -4,6 +4,8 @@
  * gone: the afterEach terminates whatever is still running.
  */
 import { expect } from 'chai'
+import { relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ChannelClosedError, RemoteError, RpcError, spawnWorker, type SpawnWorkerOptions, type WorkerHandle } from '../lib/index.js'
 import { deferred, rejection, tick } from './helpers.js'
 
@@ -189,5 +191,61 @@ describe('worker threads (spawnWorker)', () => {
     expect(await rejection(call)).to.be.instanceOf(ChannelClosedError)
     expect(() => worker.peer.emit('ping', 1)).to.throw(ChannelClosedError)
     expect(worker.peer.stats.pending).to.equal(0)
+  })
+  describe('modulePath: the same rule as spawnChild (a file URL, else a path against process.cwd())', () => {
+    const url = fixture('echo')
+    const absolute = fileURLToPath(url)
+    const forms: [string, string | URL][] = [
+      ['a URL object', url],
+      ["a 'file:///...' string (which new Worker refuses with ERR_WORKER_PATH)", url.href],
+      ['an absolute path', absolute],
+      [`a path relative to the cwd, without ./ (${relative(process.cwd(), absolute)})`, relative(process.cwd(), absolute)],
+    ]
+    for (const [title, modulePath] of forms) {
+      it(`starts the worker from ${title}`, async () => {
+        const worker = spawnWorker<any>(modulePath)
+        handles.push(worker)
+        expect(await worker.remote.echo('hi')).to.equal('hi')
+      })
+    }
+  })
+
+  describe('start-up failures: ready (and every call held for the handshake) says why', () => {
+    it('rejects with ENOENT and the path, as ChannelClosedError, when the module does not exist', async () => {
+      const missing = fixture('no-such-fixture')
+      const worker = start('no-such-fixture')
+      const held = rejection(worker.remote.echo(1))
+      const error = await rejection(worker.ready)
+      expect(error).to.be.instanceOf(ChannelClosedError)
+      expect(error.message).to.contain('ENOENT').and.contain(fileURLToPath(missing))
+      expect(error.cause.code).to.equal('ENOENT')
+      expect((await held).message).to.equal(error.message)
+    })
+
+    it('puts the name and message of the error a worker throws at start-up in the message (and the error as cause)', async () => {
+      const worker = start('throws-at-start')
+      const held = rejection(worker.remote.port())
+      const error = await rejection(worker.ready)
+      expect(error).to.be.instanceOf(ChannelClosedError)
+      expect(error.message).to.contain('before connecting').and.contain(fileURLToPath(fixture('throws-at-start')))
+      expect(error.message).to.contain('Error: throws-at-start: no port configured (E_FIXTURE_START)')
+      expect(error.cause.message).to.equal('throws-at-start: no port configured (E_FIXTURE_START)')
+      expect(error.exitCode).to.equal(1)
+      expect((await held).message).to.equal(error.message)
+    })
+  })
+
+  describe('connectParent() called twice', () => {
+    it('throws RPC_INVALID_STATE in the worker while the first peer is open; only the first peer answers', async () => {
+      const worker = start('connect-twice', { workerData: 'twice' })
+      expect(await worker.remote.second()).to.deep.include({ threw: true, name: 'RpcError', code: 'RPC_INVALID_STATE' })
+      expect(await worker.remote.who()).to.equal('first')
+      expect(worker.peer.stats.dropped, 'replies from a second peer').to.equal(0)
+    })
+
+    it('is allowed again once the first peer is closed: the new peer answers', async () => {
+      const worker = start('connect-twice', { workerData: 'after-close' })
+      expect(await worker.remote.who()).to.equal('second')
+    })
   })
 })
