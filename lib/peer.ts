@@ -215,6 +215,7 @@ export class Peer<RemoteApi = unknown> {
     if (this.#state === 'closed') throw new ChannelClosedError(`Cannot call "${path}"`, { reason: 'the channel is closed' })
     if (!Array.isArray(args)) throw invalidArgument('args', 'an array of arguments', args)
     const timeout = options.timeout ?? this.#options.timeout
+    if (typeof timeout !== 'number' || !(timeout >= 0)) throw invalidArgument('options.timeout', 'a non-negative number of ms', timeout)
     const id = this.#transactions.nextId()
     let reply: { result?: unknown; error?: ErrorObject; [TAG]?: unknown } | undefined
     try {
@@ -315,6 +316,7 @@ export class Peer<RemoteApi = unknown> {
    */
   close(options: { drain?: number } = {}): Promise<void> {
     const drain = options.drain ?? 0
+    if (typeof drain !== 'number' || !(drain >= 0)) return Promise.reject(invalidArgument('options.drain', 'a non-negative number of ms', drain))
     if (this.#closing !== undefined) return this.#closing
     if (drain > 0 && this.#state === 'open' && !this.#idle()) {
       this.#closing = new Promise<void>((resolve) => {
