@@ -5,7 +5,7 @@
  *   npm run bench                    full run (a few minutes)
  *   npm run bench -- --quick         under a minute, fewer calls and rounds
  *   npm run bench -- --smoke         a few seconds: proves every contender still runs (CI); numbers meaningless
- *   npm run bench -- --only latency  workloads whose id contains the text (latency:worker, pool:2, leak...)
+ *   npm run bench -- --only latency  workloads whose id contains the text (latency:worker, pool:2, stream, leak...)
  *   npm run bench -- --md out.md     also write the report as markdown
  *   npm run bench -- --no-pin        skip the second, pinned pass of the latency workloads
  *
@@ -51,6 +51,7 @@ import {
   withDeadline,
 } from './harness.js'
 import { binary, binaryBase64, type Graph, MIB, objectGraph, SMALL } from './payloads.js'
+import { streamEntries } from './stream.js'
 
 // ---- command line -------------------------------------------------------------------------------
 
@@ -78,13 +79,16 @@ function valueOf(flag: string): string | undefined {
 /**
  * Rounds; per round, each entry runs at least `minMs` and at least its minimum count of calls (so slow
  * contenders still get enough samples and fast ones are not over before a neighbour's GC pause is);
- * warm-up calls before the first round; the leak-check size. Quick: the same shape, smaller.
+ * warm-up calls before the first round; the leak-check size; the stream workload's frame size and
+ * frames per round. Quick: the same shape, smaller (but the same 16 MiB frame).
  */
 const size = smoke
-  ? { rounds: 1, poolRounds: 1, minMs: 0, warm: 20, latency: 50, throughput: 200, graph: 3, binary: 3, notifyBatch: 200, pool: 200, sync: 50, leak: 2000 }
+  ? { rounds: 1, poolRounds: 1, minMs: 0, warm: 20, latency: 50, throughput: 200, graph: 3, binary: 3, notifyBatch: 200, pool: 200, sync: 50, leak: 2000, frame: MIB / 4, frames: 1 }
   : quick
-  ? { rounds: 3, poolRounds: 3, minMs: 70, warm: 2000, latency: 300, throughput: 3000, graph: 20, binary: 10, notifyBatch: 5000, pool: 2000, sync: 500, leak: 50_000 }
-  : { rounds: 7, poolRounds: 5, minMs: 250, warm: 2000, latency: 2000, throughput: 20_000, graph: 100, binary: 50, notifyBatch: 10_000, pool: 5000, sync: 2000, leak: 1_000_000 }
+  ? { rounds: 3, poolRounds: 3, minMs: 70, warm: 2000, latency: 300, throughput: 3000, graph: 20, binary: 10, notifyBatch: 5000, pool: 2000, sync: 500, leak: 50_000, frame: 16 * MIB, frames: 1 }
+  : { rounds: 7, poolRounds: 5, minMs: 250, warm: 2000, latency: 2000, throughput: 20_000, graph: 100, binary: 50, notifyBatch: 10_000, pool: 5000, sync: 2000, leak: 1_000_000, frame: 16 * MIB, frames: 2 }
+/** The stream workload's chunks: small enough that a reassembly copying per chunk shows (issue 8). */
+const STREAM_CHUNK = 256
 const DEPTH = 64
 const DEADLINE = 120_000
 
@@ -105,22 +109,28 @@ interface Column {
   digits?: number
 }
 
-interface Workload {
+/** What a table of results needs to know of its workload. */
+interface Shape {
   id: string
   title: string
   /** Lower is better; every ratio is of this key. */
   primary: string
   columns: Column[]
+  /** An extra ratio column against a named peer (pools: piscina, blocking: synckit). */
+  versus?: { label: string; prefix: string; speedup?: boolean }
+  /** Header of the ratio column, when its denominator is not a raw channel. Default `× raw`. */
+  ratioLabel?: string
+}
+
+interface Workload extends Shape {
   /** Small-call workloads also list the yardstick contenders (the raw echo in a JSON-RPC envelope). */
   yardsticks?: boolean
   /** How a contender takes part: an entry, a reason it cannot (shown as n/a), or nothing (not listed). */
   entries(contender: Contender, channel: string): Entry<Metrics>[] | string | undefined
-  /** An extra ratio column against a named peer (pools: piscina, blocking: synckit). */
-  versus?: { label: string; prefix: string; speedup?: boolean }
 }
 
 interface Done {
-  workload: Workload
+  workload: Shape
   channel: string
   rows: EntryResult<Metrics>[]
 }
@@ -370,7 +380,7 @@ const groups: Group[] = [
   },
 ]
 
-const selected = (workload: Workload, channel: string): boolean =>
+const selected = (workload: Shape, channel: string): boolean =>
   (only === undefined || `${workload.id}:${channel}`.includes(only)) && (!pinned || PINNED_WORKLOADS.has(workload.id))
 
 async function runGroup(group: Group): Promise<void> {
@@ -412,6 +422,29 @@ async function runGroup(group: Group): Promise<void> {
       }
     }
   }
+}
+
+// ---- stream reassembly (in-process, no contenders) ------------------------------------------------
+
+const stream: Shape = {
+  id: 'stream',
+  title: `A ${size.frame >= MIB ? `${size.frame / MIB} MiB` : `${size.frame / 1024} KiB`} frame read by StreamTransport in ${STREAM_CHUNK}-byte chunks, against the same frame in one chunk`,
+  primary: 'perFrame',
+  columns: [
+    { key: 'perFrame', label: 'ms/frame' },
+    { key: 'rate', label: 'MB/s', digits: 0 },
+  ],
+  ratioLabel: '× one write',
+}
+
+/** The `stream` workload (bench/stream.ts): treerpc only, measured in this process, so no group. */
+async function runStream(): Promise<void> {
+  const channel = 'in-process'
+  if (!selected(stream, channel)) return
+  const started = now()
+  const rows = await interleaved(streamEntries(size.frame, STREAM_CHUNK, size.frames, size.minMs), size.rounds, DEADLINE)
+  done.push({ workload: stream, channel, rows })
+  printTable(stream, 'in-process, one StreamTransport per round', channel, size.rounds, rows, now() - started)
 }
 
 function aggregate(row: EntryResult<Metrics>, key: string): number {
@@ -460,11 +493,11 @@ function runPinned(): void {
   }
 }
 
-function printTable(workload: Workload, title: string, channel: string, rounds: number, rows: EntryResult<Metrics>[], ms: number): void {
+function printTable(workload: Shape, title: string, channel: string, rounds: number, rows: EntryResult<Metrics>[], ms: number): void {
   const raw = rows.find((row) => row.raw && row.error === undefined)
   const rawValue = raw === undefined ? NaN : aggregate(raw, workload.primary)
   const versus = workload.versus === undefined ? undefined : rows.find((row) => row.label.startsWith(workload.versus!.prefix) && row.error === undefined)
-  const header = ['contender', ...workload.columns.map((c) => c.label), '× raw']
+  const header = ['contender', ...workload.columns.map((c) => c.label), workload.ratioLabel ?? '× raw']
   if (workload.versus !== undefined) header.push(workload.versus.label)
   header.push('note')
   const body = rows.map((row) => {
@@ -619,7 +652,7 @@ function find(workloadId: string, channel: string, prefix: string): { value: num
   return { value: aggregate(row, d.workload.primary), raw: raw === undefined ? NaN : aggregate(raw, d.workload.primary) }
 }
 
-const UNITS: Record<string, string> = { median: 'µs', perCall: 'µs/call', perMsg: 'µs/msg' }
+const UNITS: Record<string, string> = { median: 'µs', perCall: 'µs/call', perMsg: 'µs/msg', perFrame: 'ms/frame' }
 
 function loadavg(): string {
   return os.loadavg().map((load) => load.toFixed(2)).join(' / ') + ' (1 / 5 / 15 min)'
@@ -747,6 +780,7 @@ async function main(): Promise<void> {
   out(`- payloads: small call = ${JSON.stringify(SMALL)}; object graph = ${graphBytes.toLocaleString('en-US')} bytes of JSON; binary = 1 MiB Uint8Array`)
   out()
   for (const group of groups) await runGroup(group)
+  await runStream()
   if (pinned) {
     if (jsonPath !== undefined) writeFileSync(jsonPath, JSON.stringify(pinnedOutput))
     return

@@ -1,16 +1,17 @@
 /**
  * StreamTransport over real byte streams: a Unix-domain socket (net server + net.Socket), a spawned
  * process's stdio, and, for the framing edge cases, a pair of PassThrough streams written byte by
- * byte (or all at once) by the test itself.
+ * byte (or all at once) by the test itself, or cut into small chunks on their way.
  */
 import { expect } from 'chai'
+import sinon from 'sinon'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { PassThrough, type Readable } from 'node:stream'
+import { PassThrough, type Readable, Transform } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import {
   callContext,
@@ -119,6 +120,16 @@ async function within(promise: Promise<unknown>, ms: number): Promise<'settled' 
 
 function describeSocket(socket: net.Socket): string {
   return `readableEnded=${socket.readableEnded} writableFinished=${socket.writableFinished} paused=${socket.isPaused()} destroyed=${socket.destroyed}`
+}
+
+/** A stream that passes its input on cut into chunks of at most `size` bytes, each its own 'data' event. */
+function rechunk(size: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      for (let offset = 0; offset < chunk.length; offset += size) this.push(chunk.subarray(offset, offset + size))
+      done()
+    },
+  })
 }
 
 async function writeBytewise(stream: PassThrough, bytes: Buffer): Promise<void> {
@@ -520,5 +531,103 @@ describe('StreamTransport framing', () => {
     const error = await rejection(left.call('echo', [emoji]))
     expect(error.code).to.equal('RPC_MESSAGE_TOO_LARGE')
     expect(await left.remote.echo('🎉'.repeat(100))).to.equal('🎉'.repeat(100))
+  })
+})
+
+// ---- reassembly of a frame that arrives in many chunks (issue 8) --------------------------------
+
+describe('StreamTransport reassembly of a frame in many chunks', () => {
+  const MIB = 1024 * 1024
+
+  afterEach(() => {
+    sinon.restore()
+  })
+
+  /** Text of at least `bytes` bytes of UTF-8, multibyte characters included, so that chunks cut through them. */
+  function textOf(bytes: number): string {
+    return MULTIBYTE.repeat(Math.ceil(bytes / Buffer.byteLength(MULTIBYTE)))
+  }
+
+  it('carries a 4 MiB call argument cut into 256-byte chunks whole, both ways, and the call settles with its result', async () => {
+    // Both directions go through a rechunker: every frame reaches its reader in 256-byte chunks.
+    const leftToRight = new PassThrough()
+    const rightToLeft = new PassThrough()
+    const toRight = leftToRight.pipe(rechunk(256))
+    const toLeft = rightToLeft.pipe(rechunk(256))
+    const left = track(createPeer<typeof echoApi>(new StreamTransport(toLeft, leftToRight)))
+    track(createPeer(new StreamTransport(toRight, rightToLeft), { expose: echoApi }))
+    let chunks = 0
+    toRight.on('data', () => chunks++)
+    const text = textOf(4 * MIB)
+    const result = await left.remote.echo(text)
+    expect(result === text, 'the 4 MiB string came back equal').to.equal(true)
+    expect(chunks, 'the call reached the other side in 256-byte chunks').to.be.at.least((4 * MIB) / 256)
+  })
+
+  it('copies each byte of a frame read in 256-byte chunks about once, not once per chunk after it', async () => {
+    // Counts the bytes Buffer.concat produces while a frame of 256 KiB arrives in 1,024 chunks: about
+    // the frame's size if the body is gathered once (linear), ~500 times it if the bytes received so
+    // far are copied on every chunk (quadratic). No clock is read.
+    const { input, reader } = rawPeer()
+    const bytes = frame({ jsonrpc: '2.0', id: 1, method: 'length', params: [textOf(256 * 1024)] })
+    const concat = sinon.spy(Buffer, 'concat')
+    let chunks = 0
+    input.on('data', () => chunks++)
+    for (let offset = 0; offset < bytes.length; offset += 256) input.write(bytes.subarray(offset, offset + 256))
+    const [reply] = await reader.until(1)
+    concat.restore()
+    expect(reply).to.deep.equal({ jsonrpc: '2.0', id: 1, result: textOf(256 * 1024).length })
+    expect(chunks).to.equal(Math.ceil(bytes.length / 256))
+    const copied = concat.returnValues.reduce((sum, buffer) => sum + buffer.length, 0)
+    expect(copied, `Buffer.concat produced ${copied} bytes for a frame of ${bytes.length}`).to.be.below(3 * bytes.length)
+  })
+
+  it('finds the blank line after the headers wherever chunk boundaries cut it, in two or three chunks', async () => {
+    const { input, reader } = rawPeer()
+    const message = (id: number) => frame({ jsonrpc: '2.0', id, method: 'echo', params: [MULTIBYTE] })
+    const separator = message(0).indexOf('\r\n\r\n')
+    // Every cut from just before the blank line to just after it, alone and in pairs.
+    const points = Array.from({ length: 7 }, (_, i) => separator - 1 + i)
+    const splits = [...points.map((cut) => [cut]), ...points.flatMap((first, i) => points.slice(i + 1).map((second) => [first, second]))]
+    for (const [index, cuts] of splits.entries()) {
+      const bytes = message(index + 1)
+      const bounds = [0, ...cuts, bytes.length]
+      for (let i = 0; i + 1 < bounds.length; i++) {
+        input.write(bytes.subarray(bounds[i], bounds[i + 1]))
+        await tick() // each piece its own chunk
+      }
+    }
+    await reader.until(splits.length)
+    const replies = reader.replies()
+    for (let id = 1; id <= splits.length; id++) expect(replies.get(id)?.result, `split ${JSON.stringify(splits[id - 1])}`).to.equal(MULTIBYTE)
+  })
+
+  it('accepts a header block of exactly maxHeaderSize bytes whose blank line arrives in the next chunk', async () => {
+    const { input, reader, closed } = rawPeer({ maxHeaderSize: 256 })
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: ['fits'] })
+    const length = `Content-Length: ${Buffer.byteLength(body)}`
+    const headers = `X-Padding: ${'a'.repeat(256 - length.length - 'X-Padding: \r\n'.length)}\r\n${length}`
+    expect(headers.length).to.equal(256)
+    // The first chunk holds more than maxHeaderSize bytes and no blank line yet.
+    input.write(`${headers}\r\n`)
+    await tick()
+    input.write(`\r\n${body}`)
+    const first = await Promise.race([closed.then((info) => `closed: ${info.reason}`), reader.until(1).then(() => 'answered')])
+    expect(first).to.equal('answered')
+    expect(reader.messages[0]).to.deep.equal({ jsonrpc: '2.0', id: 1, result: 'fits' })
+  })
+
+  it('refuses a header block one byte over maxHeaderSize with RPC_INVALID_REQUEST, however it is cut', async () => {
+    for (const cut of [1, 200, 257, 258, 259, 260]) {
+      const { input, closed } = rawPeer({ maxHeaderSize: 256 })
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: ['too long'] })
+      const length = `Content-Length: ${Buffer.byteLength(body)}`
+      const bytes = Buffer.from(`X-Padding: ${'a'.repeat(257 - length.length - 'X-Padding: \r\n'.length)}\r\n${length}\r\n\r\n${body}`)
+      expect(bytes.indexOf('\r\n\r\n')).to.equal(257)
+      input.write(bytes.subarray(0, cut))
+      await tick()
+      input.write(bytes.subarray(cut))
+      expect(((await closed).error as RpcError).code, `cut at ${cut}`).to.equal('RPC_INVALID_REQUEST')
+    }
   })
 })
