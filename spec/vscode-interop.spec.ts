@@ -11,6 +11,7 @@ import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import {
+  byName,
   CancelledError,
   callContext,
   createPeer,
@@ -108,6 +109,39 @@ for (const [channelName, open] of channels) {
       })
       const results = await Promise.all(Array.from({ length: 200 }, (_, i) => peer.remote.math.add(i, i)))
       expect(results.every((value, i) => value === 2 * i)).to.equal(true)
+    })
+
+    it('sends params by name with byName() to a handler that defines them by name (LSP initialize)', async () => {
+      await start()
+      const byPosition = await rejection(peer.call('initialize', [{ processId: 7, rootUri: null }]))
+      expect(byPosition.code, 'vscode-jsonrpc refuses params by position here').to.equal(ErrorCode.InvalidParams)
+      expect(await peer.call('initialize', byName({ processId: 7, rootUri: null }))).to.deep.equal({ got: { processId: 7, rootUri: null } })
+    })
+
+    it('sends plain JSON to vscode (a Date as its ISO string), and refuses what JSON would change', async () => {
+      await start()
+      const when = new Date('2026-01-02T03:04:05.000Z')
+      expect(await peer.call('inspect.args', [{ when, gone: undefined }])).to.deep.equal({ args: [{ when: when.toISOString() }], lastIsToken: true })
+      for (const [value, pattern] of [[new Map(), /args\[0\]: a Map cannot be sent/], [Number.NaN, /args\[0\]: NaN cannot be sent/], [[undefined], /args\[0\]\[0\]: undefined cannot be sent/]] as const) {
+        const error = await rejection(peer.call('inspect.args', [value]))
+        expect(error.code).to.equal(ErrorCode.Unsendable)
+        expect(error.message).to.match(pattern)
+      }
+    })
+
+    it('hands params by name from vscode to the treerpc handler as its one argument', async () => {
+      await start()
+      peer.handle('named', (params: unknown) => ({ params }))
+      const outcome: ProbeOutcome = await peer.call('probe.requestByName', ['named', { a: 1, b: [2] }])
+      expect(outcome).to.deep.equal({ result: { params: { a: 1, b: [2] } } })
+    })
+
+    it('delivers $/progress from vscode to a handler registered for it', async () => {
+      await start()
+      const seen = nextCall<[unknown]>()
+      peer.handle('$/progress', seen.fn)
+      await peer.call('probe.notify', ['$/progress', [{ token: 'tok', value: { kind: 'report', percentage: 40 } }]])
+      expect(await seen.promise).to.deep.equal([{ token: 'tok', value: { kind: 'report', percentage: 40 } }])
     })
 
     it('vscode calls a treerpc handler with sendRequest(method, ...args)', async () => {
