@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError } from './errors.js'
+import type { Meta } from './hooks.js'
 import type { Id } from './protocol.js'
 import type { Handler } from './namespace.js'
 import type { PoolItem } from './handler-pool.js'
@@ -11,6 +12,8 @@ export interface CallContext {
   readonly path: string
   /** Aborted when the caller cancels or times out, or when the channel closes. */
   readonly signal: AbortSignal
+  /** The call's metadata (`peer.call(path, args, { meta })`, the caller's `meta` hook), if any. */
+  readonly meta: Meta | undefined
 }
 
 /** @internal An incoming request or notification, from arrival to its reply. */
@@ -32,6 +35,7 @@ export class Incoming implements CallContext, PoolItem {
     readonly path: string,
     readonly args: unknown[],
     readonly handler: Handler,
+    readonly meta: Meta | undefined = undefined,
   ) {}
 
   // Most handlers never look at their signal, so the AbortController is made on first use.

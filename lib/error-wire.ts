@@ -21,8 +21,9 @@ export interface WireError {
  * Map), a field that cannot be sent is left out alone; to a plain JSON-RPC peer it is
  * serialize-error's JSON form, with fields JSON cannot carry left out.
  */
-export function toErrorObject(thrown: unknown, mode: Mode): WireError {
+export function toErrorObject(thrown: unknown, mode: Mode, minimal = false): WireError {
   try {
+    if (minimal) return { error: minimalError(thrown), tagged: false }
     const encoder = new Encoder(mode)
     let data: Record<string, unknown> = {}
     if (typeof thrown === 'object' && thrown !== null) {
@@ -44,6 +45,17 @@ export function toErrorObject(thrown: unknown, mode: Mode): WireError {
   } catch {
     return { error: { code: WireCode.HandlerError, message: 'Handler threw a value that could not be serialized' }, tagged: false }
   }
+}
+
+/** Name, message and a string or number code only: no stack, cause or custom fields (`errorDetail: 'minimal'`). */
+function minimalError(thrown: unknown): ErrorObject {
+  const { name, message, code } = (typeof thrown === 'object' && thrown !== null ? thrown : {}) as { name?: unknown; message?: unknown; code?: unknown }
+  const data: Record<string, unknown> = {
+    name: typeof name === 'string' ? name : 'Error',
+    message: typeof message === 'string' ? message : typeof thrown === 'string' ? thrown : `Handler threw ${show(thrown)}`,
+  }
+  if (typeof code === 'string' || typeof code === 'number') data.code = code
+  return { code: WireCode.HandlerError, message: data.message as string, data }
 }
 
 /** Keys the reviver sets itself. */

@@ -1,5 +1,6 @@
-import { checkBoolean, checkNonNegative, checkOptions, checkPositiveInteger, invalidArgument } from './check.js'
+import { checkBoolean, checkNonNegative, checkOneOf, checkOptions, checkPositiveInteger, invalidArgument } from './check.js'
 import { MAX_TIMEOUT } from './deadlines.js'
+import type { PeerHooks } from './hooks.js'
 import type { Transport } from './transport.js'
 
 /** Options of {@link createPeer}. Every field is optional; defaults are given per field. */
@@ -25,9 +26,18 @@ export interface PeerOptions {
    * `createPeer`; `spawnChild`, `spawnWorker` and pools default to 30000. Infinity, like 0, waits.
    */
   connectTimeout?: number
+  /** Interceptors: metadata, refusing requests, scrubbing errors, tracing messages. See {@link PeerHooks}; more with `peer.use()`. */
+  hooks?: PeerHooks
+  /**
+   * What a handler's error tells the other side: `'full'` (default) sends name, message, stack, code,
+   * cause and custom fields; `'minimal'` only name, message and code (no stack, no fields): the safe
+   * choice toward a less trusted side, such as an Electron main process answering a renderer.
+   */
+  errorDetail?: 'full' | 'minimal'
 }
 
 export interface ResolvedPeerOptions {
+  errorDetail: 'full' | 'minimal'
   timeout: number
   concurrency: number
   maxQueue: number
@@ -43,7 +53,9 @@ export interface ResolvedPeerOptions {
  * be and what it is. Pure: spawnChild, spawnWorker and connectParent call it before starting anything.
  */
 export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPeerOptions {
-  const { expose, timeout = 30_000, concurrency = 256, maxQueue = 16_384, maxPending = 65_536, handshake = true, connectTimeout = 0 } = checkOptions('options', options)
+  const { expose, timeout = 30_000, concurrency = 256, maxQueue = 16_384, maxPending = 65_536, handshake = true, connectTimeout = 0, hooks, errorDetail = 'full' } = checkOptions('options', options)
+  if (hooks !== undefined && (typeof hooks !== 'object' || hooks === null)) throw invalidArgument('options.hooks', 'an object of hook functions', hooks)
+  checkOneOf('options.errorDetail', errorDetail, ['full', 'minimal'])
   if (expose !== undefined && (typeof expose !== 'object' || expose === null || Array.isArray(expose))) {
     throw invalidArgument('options.expose', 'an object (the API: functions and nested objects of them)', expose)
   }
@@ -54,7 +66,7 @@ export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPe
   checkPositiveInteger('options.maxPending', maxPending, true)
   checkBoolean('options.handshake', handshake)
   checkNonNegative('options.connectTimeout', connectTimeout, true)
-  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout }
+  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout, errorDetail }
 }
 
 /** The transport given to createPeer: an object with send, onMessage, onClose and close functions. */

@@ -81,9 +81,9 @@ export interface WorkerHandle<RemoteApi> extends Handle<RemoteApi> {
  */
 export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, options?: SpawnChildOptions): ChildHandle<RemoteApi> {
   const file = resolveModulePath(modulePath)
-  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, closeTimeout, connectTimeout = 30_000, args = [], ...forkOptions } =
+  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, errorDetail, closeTimeout, connectTimeout = 30_000, args = [], ...forkOptions } =
     checkOptions<SpawnChildOptions>('options', options)
-  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout }
+  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout, hooks, errorDetail }
   resolvePeerOptions(peerOptions)
   optional(checkNonNegative, 'options.closeTimeout', closeTimeout, true)
   checkArgs(args)
@@ -125,9 +125,9 @@ export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, option
  */
 export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, options?: SpawnWorkerOptions): WorkerHandle<RemoteApi> {
   const file = resolveModulePath(modulePath)
-  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, closeTimeout, connectTimeout = 30_000, ...workerOptions } =
+  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, errorDetail, closeTimeout, connectTimeout = 30_000, ...workerOptions } =
     checkOptions<SpawnWorkerOptions>('options', options)
-  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout }
+  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout, hooks, errorDetail }
   resolvePeerOptions(peerOptions)
   optional(checkNonNegative, 'options.closeTimeout', closeTimeout, true)
 

@@ -24,6 +24,7 @@ export type { BlockingChannel, Transport, TransportCapabilities, Transferable } 
 export type { AnyRemote, AnyRemoteSync, Remote, RemoteFunction, RemoteObject, RemoteOf, RemoteSync, RemoteSyncOf } from './types.js'
 export { transfer } from './transfer.js'
 export { byName, ByName } from './by-name.js'
+export type { IncomingRequest, Meta, OutgoingCall, PeerHooks } from './hooks.js'
 export { isValidPath } from './namespace.js'
 export type { ArgsValidator, HandleOptions } from './namespace.js'
 export { WireCode, Method as ProtocolMethod } from './protocol.js'
