@@ -6,6 +6,7 @@ import { BusyError, ErrorCode, MethodNotFoundError, RpcError } from './errors.js
 import { HandlerPool } from './handler-pool.js'
 import { type ArgsValidator, type Handler, isValidPath, Namespace } from './namespace.js'
 import { type Id, WireCode } from './protocol.js'
+import type { Meta } from './hooks.js'
 import type { Transferable } from './transport.js'
 
 /** What the dispatcher needs from its peer. */
@@ -22,6 +23,10 @@ export interface DispatcherHost {
   isClosed(): boolean
   /** How values are written for the other side (see codec.ts). */
   mode(): Mode
+  /** What to send for a handler's error (the `beforeSendError` hooks), and whether to send it whole. */
+  scrub(error: unknown, entry: Incoming): unknown
+  /** Send only name, message and code of handler errors (`errorDetail: 'minimal'`). */
+  minimalErrors(): boolean
 }
 
 /**
@@ -54,7 +59,7 @@ export class Dispatcher {
     this.#fallback = fn === undefined ? undefined : { fn: fn as Handler['fn'], self: undefined }
   }
 
-  request(id: Id, method: string, params: unknown): void {
+  request(id: Id, method: string, params: unknown, meta?: Meta): void {
     const args = toArgs(params)
     if (args === undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${clip(method)}": expected an array or an object`)
     if (this.#inbound.has(id)) return this.reject(id, WireCode.InvalidRequest, `Invalid request: id ${clip(JSON.stringify(id))} is already in flight`)
@@ -64,7 +69,7 @@ export class Dispatcher {
       const refusal = validate(handler.validate, args)
       if (refusal !== undefined) return this.reject(id, WireCode.InvalidParams, `Invalid params for "${clip(method)}": ${refusal}`)
     }
-    const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler)
+    const entry = new Incoming(id, method, handler === this.#fallback ? [method, args] : args, handler, meta)
     if (!this.#pool.submit(entry)) {
       return this.reject(id, WireCode.Busy, `Busy: ${this.#pool.active} handlers running and ${this.#pool.queued} queued (maxQueue reached) on the other side; "${clip(method)}" was not run`)
     }
@@ -74,7 +79,7 @@ export class Dispatcher {
   }
 
   /** An incoming notification. `optional` ones (LSP's `$/...`) nobody handles are dropped without an error event. */
-  notification(method: string, params: unknown, optional = false): void {
+  notification(method: string, params: unknown, optional = false, meta?: Meta): void {
     const args = toArgs(params)
     const handler = args === undefined ? undefined : this.#resolve(method)
     if (handler === undefined || args === undefined) {
@@ -87,7 +92,7 @@ export class Dispatcher {
       this.#host.drop()
       return this.#host.error(new RpcError(`Invalid params for notification "${clip(method)}": ${refusal}`, ErrorCode.InvalidParams))
     }
-    const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler)
+    const entry = new Incoming(undefined, method, handler === this.#fallback ? [method, args] : args, handler, meta)
     if (!this.#pool.submit(entry)) {
       this.#host.drop()
       this.#host.error(new BusyError(`Notification "${clip(method)}" dropped: the handler pool and its queue are full`))
@@ -114,6 +119,12 @@ export class Dispatcher {
     this.#pool.clear()
     for (const entry of this.#inbound.values()) entry.abort(error)
     this.#inbound.clear()
+  }
+
+  /** Replies to request `id` with `thrown` as a handler error would be (a `beforeHandle` hook refused it). */
+  refuse(id: Id, thrown: unknown): void {
+    const { error, tagged } = toErrorObject(thrown, this.#host.mode(), this.#host.minimalErrors())
+    this.#host.send(tagged ? { jsonrpc: '2.0', id, error, [TAG]: 1 } : { jsonrpc: '2.0', id, error })
   }
 
   /** Replies to `id` with a protocol error. */
@@ -205,7 +216,7 @@ export class Dispatcher {
         this.reject(id, WireCode.Unsendable, `Result of "${clip(entry.path)}" (${kindOf(value)}) could not be sent: ${messageOf(failure)}`)
       }
     } else {
-      const { error, tagged } = toErrorObject(value, mode)
+      const { error, tagged } = toErrorObject(this.#host.scrub(value, entry), mode, this.#host.minimalErrors())
       if (this.#host.send(tagged ? { jsonrpc: '2.0', id, error, [TAG]: 1 } : { jsonrpc: '2.0', id, error }) !== undefined) {
         this.reject(id, WireCode.HandlerError, `Handler "${clip(entry.path)}" failed with an error that could not be sent: ${messageOf(value)}`)
       }

@@ -7,6 +7,8 @@ import { clip, messageOf } from './describe.js'
 import { Dispatcher } from './dispatcher.js'
 import { fromErrorObject } from './error-wire.js'
 import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, RpcError, TimeoutError } from './errors.js'
+import type { Incoming } from './context.js'
+import { Hooks, type IncomingRequest, type Meta, type PeerHooks } from './hooks.js'
 import type { HandleOptions } from './namespace.js'
 import { checkTransport, type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
 import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
@@ -27,6 +29,8 @@ export interface CallOptions<T = unknown> {
   callback?: (error: Error | null, result?: T) => void
   /** Objects in the arguments to transfer rather than copy (worker and MessagePort channels). */
   transfer?: readonly Transferable[]
+  /** Metadata sent with the call (over the peer's `meta` hook); the handler reads `callContext().meta`. */
+  meta?: Meta
 }
 
 /** Counters of a peer, for monitoring and leak checks. */
@@ -50,7 +54,7 @@ export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['open', 'close', '
 
 type Listener = (...args: any[]) => void
 
-type Outgoing = { jsonrpc: '2.0'; id?: number; method: string; params?: unknown; [TAG]?: 1 }
+type Outgoing = { jsonrpc: '2.0'; id?: number; method: string; params?: unknown; meta?: unknown; [TAG]?: 1 }
 
 /** A message made before the handshake, encoded for the channel as it was then expected to be. */
 interface Held {
@@ -58,6 +62,7 @@ interface Held {
   transfer: readonly Transferable[] | undefined
   /** The arguments before encoding, and the mode they were encoded for: re-encoded if the handshake changed it. */
   raw: readonly unknown[] | object
+  rawMeta: Meta | undefined
   mode: Mode
   /** For events: the name, sent before the arguments. */
   event?: string
@@ -90,6 +95,7 @@ export class Peer<RemoteApi = unknown> {
   readonly #transactions: TransactionManager
   readonly #dispatcher: Dispatcher
   readonly #events = new EventEmitter()
+  readonly #hooks = new Hooks()
   #state: PeerState = 'connecting'
   #held: Held[] = []
   /** True once the other side said hello: it speaks treerpc (else: a plain JSON-RPC peer). */
@@ -128,6 +134,8 @@ export class Peer<RemoteApi = unknown> {
         finished: () => this.#drainCheck(),
         isClosed: () => this.#state === 'closed',
         mode: () => this.#mode,
+        scrub: (error, entry) => this.#scrub(error, entry),
+        minimalErrors: () => this.#options.errorDetail === 'minimal',
       },
       this.#options.concurrency,
       this.#options.maxQueue,
@@ -140,6 +148,7 @@ export class Peer<RemoteApi = unknown> {
     this.ready.catch(() => {})
     this.remote = createRemoteProxy((path, args) => this.#call(path, args, undefined).promise) as RemoteOf<RemoteApi>
     this.remoteSync = createRemoteProxy((path, args) => this.callSync(path, args)) as RemoteSyncOf<RemoteApi>
+    if (options.hooks !== undefined) this.#hooks.add(options.hooks)
     if (options.expose !== undefined) this.#dispatcher.namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))
@@ -245,8 +254,9 @@ export class Peer<RemoteApi = unknown> {
   notify(path: string, ...args: unknown[]): void {
     if (typeof path !== 'string') throw invalidArgument('path', 'a string', path)
     this.#assertOpenable()
+    const meta = this.#hooks.outgoing ? this.#hooks.outgoingMeta(path, args, 'notify', undefined) : undefined
     try {
-      this.#send({ jsonrpc: '2.0', method: path }, paramsOf(args), undefined)
+      this.#send({ jsonrpc: '2.0', method: path }, paramsOf(args), undefined, undefined, meta)
     } catch (error) {
       throw unsendable(`Notification "${path}" could not be sent`, error)
     }
@@ -258,8 +268,9 @@ export class Peer<RemoteApi = unknown> {
       throw new RpcError(`"${String(name)}" is a lifecycle event of each side and cannot be emitted to the other`, ErrorCode.InvalidArgument)
     }
     this.#assertOpenable()
+    const meta = this.#hooks.outgoing ? this.#hooks.outgoingMeta(name, args, 'emit', undefined) : undefined
     try {
-      this.#send({ jsonrpc: '2.0', method: Method.Event }, args, undefined, name)
+      this.#send({ jsonrpc: '2.0', method: Method.Event }, args, undefined, name, meta)
     } catch (error) {
       throw unsendable(`Event "${name}" could not be sent`, error)
     }
@@ -349,8 +360,16 @@ export class Peer<RemoteApi = unknown> {
     } else if (this.#transactions.size > this.#options.maxPending) {
       this.#transactions.fail(call, new BusyError(`Cannot call "${path}": ${this.#options.maxPending} calls are already pending (options.maxPending)`))
     } else {
+      let meta = options?.meta
       try {
-        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path }, paramsOf(args), options?.transfer)
+        if (this.#hooks.outgoing) meta = this.#hooks.outgoingMeta(path, args, 'call', meta)
+      } catch (error) {
+        // A beforeCall hook refused the call: it fails with the hook's own error.
+        this.#transactions.fail(call, error)
+        return call
+      }
+      try {
+        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path }, paramsOf(args), options?.transfer, undefined, meta)
       } catch (error) {
         this.#transactions.fail(call, unsendable(`Arguments of "${path}" could not be sent`, error))
       }
@@ -376,18 +395,17 @@ export class Peer<RemoteApi = unknown> {
    * Encodes `params` into `message` and sends it now, or holds it until the handshake completes.
    * Throws when it cannot be sent (an unsendable value: at once, even before the handshake).
    */
-  #send(message: Outgoing, params: readonly unknown[] | object, transfer: readonly Transferable[] | undefined, event?: string): void {
+  #send(message: Outgoing, params: readonly unknown[] | object, transfer: readonly Transferable[] | undefined, event?: string, meta?: Meta): void {
     if (this.#state !== 'open' && this.#held.length >= this.#options.maxPending) {
       throw new BusyError(`${this.#held.length} messages are already waiting for the handshake (options.maxPending)`)
     }
     const mode = this.#mode
-    const marked = this.#encodeInto(message, params, mode, event)
+    const marked = this.#encodeInto(message, params, mode, event, meta)
     transfer ??= marked
     if (this.#state === 'open') {
-      this.#transport.send(message, transfer ?? NO_TRANSFER)
-      this.#sent++
+      this.#transmit(message, transfer ?? NO_TRANSFER)
     } else {
-      this.#held.push({ message, transfer, raw: params, mode, event })
+      this.#held.push({ message, transfer, raw: params, rawMeta: meta, mode, event })
     }
   }
 
@@ -396,7 +414,7 @@ export class Peer<RemoteApi = unknown> {
    * the message's tag flag. Returns what `transfer()` marks inside. Throws RpcError RPC_UNSENDABLE
    * naming where an unsendable value sits.
    */
-  #encodeInto(message: Outgoing, params: readonly unknown[] | object, mode: Mode, event?: string): Transferable[] | undefined {
+  #encodeInto(message: Outgoing, params: readonly unknown[] | object, mode: Mode, event?: string, meta?: Meta): Transferable[] | undefined {
     let encoded: unknown
     try {
       encoded = encode(params, mode)
@@ -413,15 +431,52 @@ export class Peer<RemoteApi = unknown> {
       else delete message[TAG]
     }
     message.params = event === undefined ? value : [event, ...(value as unknown[])]
+    if (meta !== undefined) {
+      const encodedMeta = encode(meta, mode)
+      if (encodedMeta instanceof Encoded) {
+        message.meta = encodedMeta.value
+        if (encodedMeta.tagged) message[TAG] = 1
+      } else {
+        message.meta = meta
+      }
+    }
     return marked
+  }
+
+  /** Hands a message to the transport (throws as it does), and to the `trace` hooks. */
+  #transmit(message: object, transfer: readonly Transferable[]): void {
+    this.#transport.send(message, transfer)
+    this.#sent++
+    if (this.#hooks.trace.length > 0) this.#hooks.traceMessage('out', message)
+  }
+
+  /** A handler's error as it is to be sent: what the `beforeSendError` hooks make of it. */
+  #scrub(error: unknown, entry: Incoming): unknown {
+    for (const hook of this.#hooks.beforeSendError) {
+      try {
+        error = hook(error, entry)
+      } catch (hookError) {
+        error = hookError
+      }
+    }
+    return error
+  }
+
+  /**
+   * Adds interceptors (see {@link PeerHooks}): `meta`, `beforeCall`, `beforeHandle`,
+   * `beforeSendError`, `trace`. Hooks run in the order they were added.
+   */
+  use(hooks: PeerHooks): this {
+    if (typeof hooks !== 'object' || hooks === null) throw invalidArgument('hooks', 'an object of hook functions', hooks)
+    this.#hooks.add(hooks)
+    return this
   }
 
   /** Sends a reply or protocol message directly; never throws. Returns the send error, if any. */
   #sendRaw(message: object, transfer: readonly Transferable[] = NO_TRANSFER): unknown {
     if (this.#state === 'closed') return undefined
     try {
-      this.#transport.send(message, transfer)
-      this.#sent++
+      this.#transmit(message, transfer)
       return undefined
     } catch (error) {
       return error ?? new Error('send failed')
@@ -439,15 +494,14 @@ export class Peer<RemoteApi = unknown> {
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
     const held = this.#held
     this.#held = []
-    for (const { message, transfer, raw, mode, event } of held) {
+    for (const { message, transfer, raw, rawMeta, mode, event } of held) {
       const id = message.id
       // A call that timed out or was cancelled while held is not sent at all.
       if (id !== undefined && !this.#transactions.has(id)) continue
       try {
         // The hello told how the channel serializes and who is at the other end: encode again if it changed.
-        if (mode !== this.#mode) this.#encodeInto(message, raw, this.#mode, event)
-        this.#transport.send(message, transfer ?? NO_TRANSFER)
-        this.#sent++
+        if (mode !== this.#mode) this.#encodeInto(message, raw, this.#mode, event, rawMeta)
+        this.#transmit(message, transfer ?? NO_TRANSFER)
       } catch (error) {
         if (id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${message.method}" could not be sent`, error))
         else this.#error(unsendable(`Notification "${message.method}" could not be sent`, error))
@@ -475,6 +529,7 @@ export class Peer<RemoteApi = unknown> {
     // Traffic that is not JSON-RPC belongs to the application sharing the channel: not ours to count.
     if (this.#state === 'closed' || !isJsonRpc(message)) return
     this.#received++
+    if (this.#hooks.trace.length > 0) this.#hooks.traceMessage('in', message)
     try {
       this.#dispatch(message)
     } catch (error) {
@@ -494,10 +549,10 @@ export class Peer<RemoteApi = unknown> {
     } else if (typeof method !== 'string') {
       this.#dispatcher.reject(isId(id) ? id : null, WireCode.InvalidRequest, 'Invalid request: method must be a string')
     } else if (id !== undefined && id !== null) {
-      if (isId(id)) this.#onRequest(id, method, message.params)
+      if (isId(id)) this.#onRequest(id, method, message.params, message.meta)
       else this.#dispatcher.reject(null, WireCode.InvalidRequest, 'Invalid request: id must be a string or a finite number')
     } else {
-      this.#onNotification(method, message.params)
+      this.#onNotification(method, message.params, message.meta)
     }
   }
 
@@ -520,13 +575,15 @@ export class Peer<RemoteApi = unknown> {
     )
   }
 
-  #onRequest(id: Id, method: string, params: unknown): void {
+  #onRequest(id: Id, method: string, params: unknown, meta: unknown): void {
     // A plain JSON-RPC peer proves it is there by calling us; a treerpc peer always says hello first.
     if (this.#state === 'connecting') this.#open()
-    this.#dispatcher.request(id, method, params)
+    const ownMeta = isRecord(meta) ? meta : undefined
+    if (this.#hooks.beforeHandle.length > 0 && !this.#admit(id, method, params, ownMeta)) return
+    this.#dispatcher.request(id, method, params, ownMeta)
   }
 
-  #onNotification(method: string, params: unknown): void {
+  #onNotification(method: string, params: unknown, meta?: unknown): void {
     switch (method) {
       case Method.Hello:
         return this.#onHello(params)
@@ -547,7 +604,22 @@ export class Peer<RemoteApi = unknown> {
     // Unknown protocol notifications are ignored; LSP's `$/` ones are optional: they reach a handler
     // registered for them (`$/progress`), and are dropped quietly otherwise.
     if (method.startsWith('rpc.')) return void this.#dropped++
-    this.#dispatcher.notification(method, params, method.startsWith('$/'))
+    const ownMeta = isRecord(meta) ? meta : undefined
+    if (this.#hooks.beforeHandle.length > 0 && !this.#admit(undefined, method, params, ownMeta)) return
+    this.#dispatcher.notification(method, params, method.startsWith('$/'), ownMeta)
+  }
+
+  /** Runs the `beforeHandle` hooks; false when one refused (the request is answered with its error). */
+  #admit(id: Id | undefined, path: string, params: unknown, meta: Meta | undefined): boolean {
+    const request: IncomingRequest = { id, path, args: Array.isArray(params) ? params : params === undefined ? [] : [params], meta }
+    try {
+      for (const hook of this.#hooks.beforeHandle) hook(request)
+      return true
+    } catch (error) {
+      if (id !== undefined) this.#dispatcher.refuse(id, error)
+      else this.#dropped++
+      return false
+    }
   }
 
   /**
@@ -559,6 +631,7 @@ export class Peer<RemoteApi = unknown> {
     try {
       if (method === undefined) decodeReply(message)
       else message.params = decode(message.params)
+      if (message.meta !== undefined) message.meta = decode(message.meta)
       return true
     } catch (error) {
       const why = `its values could not be decoded: ${messageOf(error)}`
@@ -630,6 +703,10 @@ function unsendable(message: string, cause: unknown): RpcError {
   return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 /** What is wrong with a call's options, if anything. */
 function checkCallOptions(options: CallOptions<unknown>): RpcError | undefined {
   if (typeof options !== 'object' || options === null) return invalidArgument('options', 'an object', options)
@@ -638,6 +715,7 @@ function checkCallOptions(options: CallOptions<unknown>): RpcError | undefined {
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) return invalidArgument('options.signal', 'an AbortSignal', signal)
   if (callback !== undefined && typeof callback !== 'function') return invalidArgument('options.callback', 'a function', callback)
   if (transfer !== undefined && !Array.isArray(transfer)) return invalidArgument('options.transfer', 'an array', transfer)
+  if (options.meta !== undefined && !isRecord(options.meta)) return invalidArgument('options.meta', 'an object', options.meta)
   return undefined
 }
 
