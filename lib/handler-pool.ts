@@ -16,6 +16,8 @@ export class HandlerPool<T extends PoolItem> {
   #head = 0
   #active = 0
   #queued = 0
+  /** A release is starting queued items: a release from inside one of them only frees its slot. */
+  #draining = false
 
   constructor(concurrency: number, maxQueue: number, run: (item: T) => void) {
     this.#concurrency = concurrency
@@ -54,17 +56,25 @@ export class HandlerPool<T extends PoolItem> {
   /** A running item finished: frees its slot and starts the next queued one. */
   release(): void {
     this.#active--
-    while (this.#active < this.#concurrency && this.#queued > 0) {
-      const item = this.#queue[this.#head]!
-      this.#queue[this.#head++] = undefined
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head)
-        this.#head = 0
+    // Synchronous handlers release while they are being started: starting the next one from there
+    // would nest one stack frame per queued item (a stack overflow behind a long queue).
+    if (this.#draining) return
+    this.#draining = true
+    try {
+      while (this.#active < this.#concurrency && this.#queued > 0) {
+        const item = this.#queue[this.#head]!
+        this.#queue[this.#head++] = undefined
+        if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+          this.#queue = this.#queue.slice(this.#head)
+          this.#head = 0
+        }
+        if (item.dropped) continue
+        this.#queued--
+        this.#active++
+        this.#run(item)
       }
-      if (item.dropped) continue
-      this.#queued--
-      this.#active++
-      this.#run(item)
+    } finally {
+      this.#draining = false
     }
     if (this.#queued === 0 && this.#head > 0) {
       this.#queue = []

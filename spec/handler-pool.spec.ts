@@ -20,6 +20,21 @@ function meter() {
 }
 
 describe('handler pool', () => {
+  it('starts a long queue of synchronous handlers one after the other without nesting (no stack overflow)', async () => {
+    const gate = deferred()
+    let ran = 0
+    const { left } = pair({}, { concurrency: 1, expose: { slow: () => gate.promise, quick: () => ++ran } })
+    const slow = left.call('slow')
+    await tick()
+    const quick = Array.from({ length: 10_000 }, () => left.call('quick'))
+    await ticks(2)
+    gate.resolve()
+    await slow
+    const results = await Promise.all(quick)
+    expect(ran).to.equal(10_000)
+    expect(results[9_999]).to.equal(10_000)
+  })
+
   it('runs handlers strictly one at a time with concurrency 1, in arrival order', async () => {
     const m = meter()
     const { left, right } = pair({}, { concurrency: 1, expose: { work: m.work } })
