@@ -6,6 +6,7 @@ import { BusyError, ErrorCode, MethodNotFoundError, RpcError } from './errors.js
 import { HandlerPool } from './handler-pool.js'
 import { type ArgsValidator, type Handler, isValidPath, Namespace } from './namespace.js'
 import { type Id, WireCode } from './protocol.js'
+import { type Checked, checkParams, ParamsRefusal } from './schema.js'
 import type { Meta } from './hooks.js'
 import type { Transferable } from './transport.js'
 
@@ -143,10 +144,43 @@ export class Dispatcher {
 
   #run(entry: Incoming): void {
     entry.started = true
+    // Handlers without a params schema pay one property read; a synchronous schema adds no microtask.
+    const schema = entry.handler.params
+    if (schema === undefined) return this.#start(entry, entry.args)
+    const checked = checkParams(schema, entry.args, entry.path, entry.id === undefined)
+    if (!(checked instanceof Promise)) return this.#checked(entry, checked)
+    // checkParams never rejects; the handler starts only once the schema has answered, in this same slot.
+    checked.then((outcome) => this.#checked(entry, outcome), (error) => this.#finish(entry, false, error))
+  }
+
+  /** After the params schema: runs the handler with its output, or answers with the refusal. */
+  #checked(entry: Incoming, outcome: Checked): void {
+    // Cancelled, or the channel closed, while an async schema ran: the handler never starts, and
+    // #finish frees the slot and answers as for any cancelled call (or not at all once closed).
+    if (entry.cancelled || this.#host.isClosed()) return this.#finish(entry, true, undefined)
+    if (Array.isArray(outcome)) return this.#start(entry, outcome)
+    // A schema that misbehaved (a result that is not one, an output that is not an argument array) is
+    // this side's bug: answered as a handler error would be.
+    if (!(outcome instanceof ParamsRefusal)) return this.#finish(entry, false, outcome)
+    if (entry.id === undefined) {
+      // A refused notification is dropped; #finish reports the refusal as the receiver's 'error' event.
+      this.#host.drop()
+      return this.#finish(entry, false, outcome)
+    }
+    // The refusal is a protocol reply (-32602 with the issues as data), like a `validate` refusal: no
+    // beforeSendError hook sees it. Marked answered (cancelled), so that #finish only frees the slot.
+    const error = { code: WireCode.InvalidParams, message: outcome.message, data: outcome.data }
+    if (this.#host.send({ jsonrpc: '2.0', id: entry.id, error }) !== undefined) this.reject(entry.id, WireCode.InvalidParams, outcome.message)
+    entry.cancelled = true
+    this.#finish(entry, true, undefined)
+  }
+
+  /** Runs the handler with `args` in the slot `entry` holds. */
+  #start(entry: Incoming, args: unknown[]): void {
     const previous = enterContext(entry)
     let result: unknown
     try {
-      result = entry.handler.fn.apply(entry.handler.self, entry.args)
+      result = entry.handler.fn.apply(entry.handler.self, args)
     } catch (error) {
       enterContext(previous)
       return this.#finish(entry, false, error)

@@ -1,4 +1,6 @@
+import { invalidArgument } from './check.js'
 import { ErrorCode, RpcError } from './errors.js'
+import { isStandardSchema, type ParamsSchema, type StandardSchemaV1 } from './schema.js'
 
 /** A handler as registered: the function and the object it is called on (`this`). */
 export interface Handler {
@@ -6,18 +8,41 @@ export interface Handler {
   readonly self: unknown
   /** Checks the arguments before the handler runs; see {@link HandleOptions.validate}. */
   readonly validate?: ArgsValidator
+  /** Checks, and may transform, the argument array in the handler's slot; see {@link HandleOptions.params}. */
+  readonly params?: StandardSchemaV1
 }
 
 /** Returns false or throws to refuse the arguments; the caller then gets RPC_INVALID_PARAMS. */
 export type ArgsValidator = (args: unknown[]) => boolean | void
 
-export interface HandleOptions {
+export interface HandleOptions<S extends ParamsSchema = ParamsSchema> {
   /**
    * Types are not validation: this runs on every incoming call's arguments before the handler. When
    * it returns false or throws, the caller gets a RemoteError with code `RPC_INVALID_PARAMS` (carrying
    * the thrown message) and the handler never runs.
    */
   validate?: ArgsValidator
+  /**
+   * A Standard Schema (zod, valibot, arktype...) of the whole argument array, e.g.
+   * `z.tuple([z.string(), z.number()])`; by-name params arrive as one argument, so
+   * `z.tuple([z.object({...})])` checks them. Its output (coerced, transformed, defaulted) is what the
+   * handler receives, and the handler's parameter types are inferred from it. When it reports issues,
+   * the caller gets a RemoteError `RPC_INVALID_PARAMS` whose `data` is `{ issues: [{ path, message }],
+   * total }` (at most 20 issues, messages clipped) and the handler never runs; a notification is
+   * dropped with an `error` event on this side. It runs in the handler's pool slot, after `validate`;
+   * an asynchronous schema holds the slot until it answers, and a call cancelled meanwhile never runs.
+   */
+  params?: S
+}
+
+/** Options of `expose`. */
+export interface ExposeOptions {
+  /**
+   * Params schemas by handler path, relative to the exposed path:
+   * `expose('users', api, { params: { create: z.tuple([...]), 'admin.delete': ... } })`. Each is
+   * {@link HandleOptions.params} for that handler; a path that names no exposed function throws.
+   */
+  params?: Readonly<Record<string, ParamsSchema>>
 }
 
 /** Longest path accepted, in characters, and most segments. Checks are linear; no RegExp sees peer input. */
@@ -83,7 +108,7 @@ export class Namespace {
   }
 
   /** Replaces the subtree at `path` ('' for the root) with what `api` exposes. */
-  expose(path: string, api: object): void {
+  expose(path: string, api: object, options?: ExposeOptions): void {
     if (path !== '') assertPath(path)
     if (api === null || (typeof api !== 'object' && typeof api !== 'function')) {
       throw new RpcError('expose() needs an object or a function', ErrorCode.InvalidArgument)
@@ -95,6 +120,7 @@ export class Namespace {
     } else {
       collect(api, path, collected, new WeakSet(), 0)
     }
+    if (options !== undefined) attachSchemas(path, options, collected)
     this.unhandle(path)
     for (const [key, handler] of collected) this.#handlers.set(key, handler)
   }
@@ -103,9 +129,14 @@ export class Namespace {
   handle(path: string, fn: (...args: any[]) => unknown, options: HandleOptions = {}): void {
     assertPath(path)
     if (typeof fn !== 'function') throw new RpcError(`handle("${path}") needs a function`, ErrorCode.InvalidArgument)
-    const { validate } = options
+    const { validate, params } = options
     if (validate !== undefined && typeof validate !== 'function') throw new RpcError(`handle("${path}"): options.validate must be a function`, ErrorCode.InvalidArgument)
-    this.#handlers.set(path, validate === undefined ? { fn, self: undefined } : { fn, self: undefined, validate })
+    if (params !== undefined && !isStandardSchema(params)) throw invalidArgument(`handle("${path}"): options.params`, SCHEMA_EXPECTED, params)
+    // Only the keys in use are set: a handler without options stays `{ fn, self }`, like exposed ones.
+    const handler: { -readonly [K in keyof Handler]: Handler[K] } = { fn, self: undefined }
+    if (validate !== undefined) handler.validate = validate
+    if (params !== undefined) handler.params = params
+    this.#handlers.set(path, handler)
   }
 
   /** Removes the handler at `path` and everything below it ('' removes all). Returns how many went. */
@@ -136,6 +167,24 @@ function assertPath(path: string): void {
   }
   if (typeof path !== 'string' || !isValidPath(path)) {
     throw new RpcError(`Invalid path "${String(path)}": use non-empty dot-separated segments, none reserved (__proto__, constructor, prototype, then, Object.prototype members)`, ErrorCode.InvalidArgument)
+  }
+}
+
+const SCHEMA_EXPECTED = 'a Standard Schema v1 (zod, valibot, arktype... anything with a "~standard" validate)'
+
+/** Sets `options.params` (paths relative to `path`) on the handlers `expose` collected; throws before anything changes. */
+function attachSchemas(path: string, options: ExposeOptions, collected: Map<string, Handler>): void {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('expose(): options', 'an object', options)
+  const { params } = options
+  if (params === undefined) return
+  if (typeof params !== 'object' || params === null) throw invalidArgument('expose(): options.params', 'an object of schemas by handler path', params)
+  for (const key of Object.keys(params)) {
+    const full = join(path, key)
+    const handler = collected.get(full)
+    if (handler === undefined) throw new RpcError(`expose(): options.params names "${full}", which is not a function of the exposed object`, ErrorCode.InvalidArgument)
+    const schema = params[key]
+    if (!isStandardSchema(schema)) throw invalidArgument(`expose(): options.params["${key}"]`, SCHEMA_EXPECTED, schema)
+    collected.set(full, { ...handler, params: schema })
   }
 }
 
