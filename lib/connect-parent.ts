@@ -5,6 +5,7 @@ import { type PeerOptions, resolvePeerOptions } from './options.js'
 import { createPeer, type Peer } from './peer.js'
 import { parentProcessTransport } from './transports/ipc.js'
 import { NodePortTransport } from './transports/worker.js'
+import type { PeerEvents } from './types.js'
 
 export interface ConnectParentOptions extends PeerOptions {
   /**
@@ -24,8 +25,12 @@ let connected: Peer<unknown> | undefined
 
 /**
  * Connects this forked child process or worker thread to its parent. `ParentApi` is the type of what
- * the parent exposes. Closing the returned peer releases the IPC channel or `parentPort`, so the
- * child exits by itself once nothing else keeps it alive.
+ * the parent exposes; `Events`, optional, the events each way (see PeerEvents). Closing the returned
+ * peer releases the IPC channel or `parentPort`, so the child exits by itself once nothing else keeps
+ * it alive.
+ *
+ * The peer is typed with `remoteSync` and `callSync` because the same module may run in either: in a
+ * worker they block; in a child process they throw RpcError `RPC_UNSUPPORTED` at once.
  *
  * Call it once: there is one channel to the parent. Options are checked before anything listens on it.
  *
@@ -35,7 +40,7 @@ let connected: Peer<unknown> | undefined
  *   IPC channel is gone by then and the new peer closes at once).
  * @throws RpcError `RPC_UNSUPPORTED` when this is neither a worker thread nor a child forked with an IPC channel.
  */
-export function connectParent<ParentApi = unknown>(options?: ConnectParentOptions): Peer<ParentApi> {
+export function connectParent<ParentApi = unknown, Events extends PeerEvents = PeerEvents>(options?: ConnectParentOptions): Peer<ParentApi, Events> {
   const { exitOnDisconnect = true, ...peerOptions } = checkOptions<ConnectParentOptions>('options', options)
   optional(checkBoolean, 'options.exitOnDisconnect', exitOnDisconnect)
   // Checked here too, before a transport hooks the channel: a peer that then failed to be made
@@ -47,11 +52,11 @@ export function connectParent<ParentApi = unknown>(options?: ConnectParentOption
       ErrorCode.InvalidState,
     )
   }
-  let peer: Peer<ParentApi>
+  let peer: Peer<ParentApi, Events>
   if (!isMainThread && parentPort !== null) {
-    peer = createPeer<ParentApi>(new NodePortTransport(parentPort, { ownsPort: false }), peerOptions)
+    peer = createPeer<ParentApi, Events>(new NodePortTransport(parentPort, { ownsPort: false }), peerOptions)
   } else if (typeof process.send === 'function') {
-    peer = createPeer<ParentApi>(parentProcessTransport(), peerOptions)
+    peer = createPeer<ParentApi, Events>(parentProcessTransport(), peerOptions)
     if (exitOnDisconnect) {
       peer.on('close', (info: CloseInfo) => {
         // Let the close reach every other listener before leaving.

@@ -9,13 +9,14 @@ import { fromErrorObject } from './error-wire.js'
 import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, RpcError, TimeoutError } from './errors.js'
 import type { Incoming } from './context.js'
 import { Hooks, type IncomingRequest, type Meta, type PeerHooks } from './hooks.js'
-import type { HandleOptions } from './namespace.js'
+import type { ExposeOptions, HandleOptions } from './namespace.js'
 import { checkTransport, type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
 import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
 import { createRemoteProxy } from './proxy.js'
 import { type Call, TransactionManager } from './transactions.js'
+import type { ParamsOf, ParamsSchema } from './schema.js'
 import type { Transferable, Transport } from './transport.js'
-import type { RemoteOf, RemoteSyncOf } from './types.js'
+import type { EmitArgs, EmitName, EventListener, ListenName, PeerEvents, RemoteOf, RemoteSyncOf } from './types.js'
 
 export type PeerState = 'connecting' | 'open' | 'closed'
 
@@ -77,7 +78,7 @@ const localClose = (): CloseInfo => ({ reason: 'closed by this side', local: tru
  * Lifecycle events (local only): `open` once the handshake completes, `close` with a CloseInfo,
  * `error` for problems that have no caller to reject (a notification handler that threw...).
  */
-export class Peer<RemoteApi = unknown> {
+export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   /** Random id of this peer instance, sent in the handshake. */
   readonly id = nanoid(10)
   /** The other side's API as a typed proxy: `await peer.remote.a.b(x)`. */
@@ -262,7 +263,11 @@ export class Peer<RemoteApi = unknown> {
     }
   }
 
-  /** Emits `name` to the other side's `peer.on(name)` listeners. Lifecycle names are refused. */
+  /**
+   * Emits `name` to the other side's `peer.on(name)` listeners. Lifecycle names are refused (and do
+   * not compile). With an events type (`Peer<Api, { remote: ... }>`), only its `remote` events compile.
+   */
+  emit<K extends EmitName<Events>>(name: K, ...args: EmitArgs<Events, K>): void
   emit(name: string, ...args: unknown[]): void {
     if (typeof name !== 'string' || LIFECYCLE_EVENTS.has(name)) {
       throw new RpcError(`"${String(name)}" is a lifecycle event of each side and cannot be emitted to the other`, ErrorCode.InvalidArgument)
@@ -276,32 +281,47 @@ export class Peer<RemoteApi = unknown> {
     }
   }
 
-  /** Listens to an event from the other side, or to a lifecycle event of this side. Returns the unsubscribe. */
+  /**
+   * Listens to an event from the other side, or to a lifecycle event of this side. Returns the
+   * unsubscribe. Lifecycle listeners are always typed; with an events type (`Peer<Api, { local: ... }>`),
+   * only its `local` events and their arguments compile.
+   */
+  on<K extends ListenName<Events>>(name: K, listener: EventListener<Events, K>): () => void
   on(name: string, listener: Listener): () => void {
     this.#events.on(name, listener)
     return () => this.#events.off(name, listener)
   }
 
+  once<K extends ListenName<Events>>(name: K, listener: EventListener<Events, K>): () => void
   once(name: string, listener: Listener): () => void {
     this.#events.once(name, listener)
     return () => this.#events.off(name, listener)
   }
 
+  off<K extends ListenName<Events>>(name: K, listener?: EventListener<Events, K>): void
   off(name: string, listener?: Listener): void {
     this.#events.off(name, listener)
   }
 
   // ---- what this side exposes ----------------------------------------------------------------
 
-  /** Adds or replaces the subtree at `path` with `api` (`expose(api)` replaces the whole root). */
-  expose(path: string, api: object): void
-  expose(api: object): void
-  expose(pathOrApi: string | object, api?: object): void {
-    if (typeof pathOrApi === 'string') this.#dispatcher.namespace.expose(pathOrApi, api as object)
-    else this.#dispatcher.namespace.expose('', pathOrApi)
+  /**
+   * Adds or replaces the subtree at `path` with `api` (`expose(api)` replaces the whole root).
+   * `options.params` gives params schemas by handler path (see {@link ExposeOptions}).
+   */
+  expose(path: string, api: object, options?: ExposeOptions): void
+  expose(api: object, options?: ExposeOptions): void
+  expose(pathOrApi: string | object, apiOrOptions?: object, options?: ExposeOptions): void {
+    if (typeof pathOrApi === 'string') this.#dispatcher.namespace.expose(pathOrApi, apiOrOptions as object, options)
+    else this.#dispatcher.namespace.expose('', pathOrApi, apiOrOptions as ExposeOptions | undefined)
   }
 
-  /** Sets the handler of one path, optionally with a validator of its arguments. */
+  /**
+   * Sets the handler of one path, optionally with a validator of its arguments or a params schema
+   * (`{ params: z.tuple([z.string()]) }`), from which the handler's parameter types are inferred.
+   */
+  handle<S extends ParamsSchema>(path: string, fn: (...args: ParamsOf<S>) => unknown, options: HandleOptions<S>): void
+  handle(path: string, fn: (...args: any[]) => unknown, options?: HandleOptions & { params?: undefined }): void
   handle(path: string, fn: (...args: any[]) => unknown, options?: HandleOptions): void {
     this.#dispatcher.namespace.handle(path, fn, options)
   }
@@ -728,7 +748,10 @@ function decodeReply(reply: { result?: unknown; error?: unknown }): void {
   }
 }
 
-/** Creates a peer over `transport`. `RemoteApi` is the type of what the other side exposes. */
-export function createPeer<RemoteApi = unknown>(transport: Transport, options?: PeerOptions): Peer<RemoteApi> {
-  return new Peer<RemoteApi>(transport, options)
+/**
+ * Creates a peer over `transport`. `RemoteApi` is the type of what the other side exposes; `Events`,
+ * optional, the events each way (see PeerEvents).
+ */
+export function createPeer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents>(transport: Transport, options?: PeerOptions): Peer<RemoteApi, Events> {
+  return new Peer<RemoteApi, Events>(transport, options)
 }

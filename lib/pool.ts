@@ -8,7 +8,7 @@ import type { CallOptions } from './peer.js'
 import { createRemoteProxy } from './proxy.js'
 import { type ExitInfo, type Handle, spawnChild, type SpawnChildOptions, spawnWorker, type SpawnWorkerOptions } from './spawn.js'
 import { type Call, TransactionManager } from './transactions.js'
-import type { RemoteOf } from './types.js'
+import type { ListenArgs, ListenName, PathArgs, PathOf, PathParam, PathResult, PeerEvents, RemoteOf } from './types.js'
 
 /** Options of {@link createPool}. */
 export interface PoolOptions {
@@ -133,8 +133,10 @@ interface GiveUp {
 /**
  * A pool of workers or child processes that all expose the same API (each runs `connectParent`),
  * called through one typed proxy. Each call goes to the member with the fewest outstanding calls.
+ * `RemoteApi` is the type of the members' API; `Events`, optional, the events they emit (its
+ * `local` part, see PeerEvents).
  */
-export class Pool<RemoteApi = unknown> {
+export class Pool<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   /** The members' API: each call goes to one member. */
   readonly remote: RemoteOf<RemoteApi>
   /** Resolves once every initial member has completed its handshake; rejects if one cannot start. */
@@ -279,7 +281,15 @@ export class Pool<RemoteApi = unknown> {
     return call
   }
 
-  /** Calls `path` on every live member; resolves to their settled results, in member order. */
+  /**
+   * Calls `path` on every live member; resolves to their settled results, in member order. With the
+   * pool's API type, `path` is one of its method paths (at most 8 levels deep), checked with its
+   * arguments, and the results are typed; without it, any path and `broadcast<ResultType>(path)`.
+   */
+  broadcast<P extends PathParam<RemoteApi> = PathParam<RemoteApi>>(
+    path: PathOf<RemoteApi, P>,
+    ...args: PathArgs<RemoteApi, P>
+  ): Promise<PromiseSettledResult<PathResult<RemoteApi, P>>[]>
   broadcast<T = any>(path: string, ...args: unknown[]): Promise<PromiseSettledResult<T>[]> {
     const live = this.#members.filter((member) => member.alive)
     return Promise.allSettled(live.map((member) => member.handle.peer.call<T>(path, args, { timeout: this.#timeout }).promise))
@@ -290,9 +300,10 @@ export class Pool<RemoteApi = unknown> {
    * listener gets the member first. Returns the unsubscribe. The pool emits `'error'` itself, once,
    * when it stops starting members (`maxStartFailures` failed starts in a row): `member` is the last
    * one that died, `error` a ChannelClosedError saying how many died, how soon, and how the last ended.
+   * With the pool's events type (`createPool<Api, { local: MemberEvents }>`), names and arguments are checked.
    */
   on(name: 'error', listener: (member: PoolMember, error: Error) => void): () => void
-  on(name: string, listener: PoolListener): () => void
+  on<K extends ListenName<Events>>(name: K, listener: (member: PoolMember, ...args: ListenArgs<Events, K>) => void): () => void
   on(name: string, listener: PoolListener): () => void {
     if (!this.#forwarded.has(name)) {
       this.#forwarded.add(name)
@@ -656,6 +667,6 @@ function checkPoolOptions(o: PoolOptions): void {
 }
 
 /** Starts a pool of `size` members running `modulePath` (which calls `connectParent`). */
-export function createPool<RemoteApi = unknown>(modulePath: string | URL, options?: PoolOptions): Pool<RemoteApi> {
-  return new Pool<RemoteApi>(modulePath, options)
+export function createPool<RemoteApi = unknown, Events extends PeerEvents = PeerEvents>(modulePath: string | URL, options?: PoolOptions): Pool<RemoteApi, Events> {
+  return new Pool<RemoteApi, Events>(modulePath, options)
 }

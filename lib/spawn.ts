@@ -13,7 +13,7 @@ import { createPeer, type Peer, type PeerState } from './peer.js'
 import type { Transport } from './transport.js'
 import { IpcTransport, type IpcChannel } from './transports/ipc.js'
 import { WorkerTransport } from './transports/worker.js'
-import type { RemoteOf, RemoteSyncOf } from './types.js'
+import type { NonBlockingPeer, PeerEvents, RemoteOf, RemoteSyncOf } from './types.js'
 
 /** How a child process or worker ended. A worker has no signal. */
 export interface ExitInfo {
@@ -40,14 +40,20 @@ export interface SpawnChildOptions extends HandleOptions, Omit<ForkOptions, 'tim
 /** Options of {@link spawnWorker}: the peer's options plus the Worker's. */
 export interface SpawnWorkerOptions extends HandleOptions, Omit<NodeWorkerOptions, 'eval'> {}
 
-/** A running child process or worker with a connected peer. */
-export interface Handle<RemoteApi> {
+/**
+ * A running child process or worker with a connected peer. `RemoteApi` is the type of what it
+ * exposes; `Events`, optional, the events each way (see PeerEvents).
+ */
+export interface Handle<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   /** The other side's API: `await handle.remote.a.b(x)`. */
   readonly remote: RemoteOf<RemoteApi>
   /** Resolves once the handshake completes; rejects if it dies first. */
   readonly ready: Promise<void>
-  /** The underlying peer: `on`, `emit`, `call`, `notify`, `expose`... */
-  readonly peer: Peer<RemoteApi>
+  /**
+   * The underlying peer: `on`, `emit`, `call`, `notify`, `expose`... Without `remoteSync` and
+   * `callSync`, which only a worker's channel supports: see WorkerHandle.
+   */
+  readonly peer: NonBlockingPeer<RemoteApi, Events>
   /** Resolves once it is gone, whoever ended it; never rejects. */
   readonly exited: Promise<ExitInfo>
   /** Closes the channel (pending calls reject), asks it to exit, kills it after `closeTimeout`. Idempotent. */
@@ -56,11 +62,14 @@ export interface Handle<RemoteApi> {
   kill(signal?: NodeJS.Signals): Promise<ExitInfo>
 }
 
-export interface ChildHandle<RemoteApi> extends Handle<RemoteApi> {
+/** A child process's handle. Its peer has no `remoteSync` or `callSync`: an IPC channel cannot block. */
+export interface ChildHandle<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> extends Handle<RemoteApi, Events> {
   readonly process: ChildProcess
 }
 
-export interface WorkerHandle<RemoteApi> extends Handle<RemoteApi> {
+/** A worker's handle. Its channel can block: `remoteSync`, and the whole Peer with `callSync`. */
+export interface WorkerHandle<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> extends Handle<RemoteApi, Events> {
+  readonly peer: Peer<RemoteApi, Events>
   readonly worker: Worker
   /** Blocking calls into the worker: `handle.remoteSync.a.b(x)` returns the value (see `Peer.callSync`). */
   readonly remoteSync: RemoteSyncOf<RemoteApi>
@@ -79,7 +88,10 @@ export interface WorkerHandle<RemoteApi> extends Handle<RemoteApi> {
  * with the last lines of its stderr in the message. A missing module rejects `ready` with ENOENT
  * and the path.
  */
-export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, options?: SpawnChildOptions): ChildHandle<RemoteApi> {
+export function spawnChild<RemoteApi = unknown, Events extends PeerEvents = PeerEvents>(
+  modulePath: string | URL,
+  options?: SpawnChildOptions,
+): ChildHandle<RemoteApi, Events> {
   const file = resolveModulePath(modulePath)
   const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, errorDetail, closeTimeout, connectTimeout = 30_000, args = [], ...forkOptions } =
     checkOptions<SpawnChildOptions>('options', options)
@@ -106,7 +118,7 @@ export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, option
     await ended(child.stderr, STDERR_GRACE)
     return startFailure(info, 'the child process', file, tail?.lines())
   })
-  const peer = createPeer<RemoteApi>(transport, peerOptions)
+  const peer = createPeer<RemoteApi, Events>(transport, peerOptions)
   transport.watch(peer)
   if (tail !== undefined) forwardStderr(child, tail, () => peer.state === 'connecting')
   const kill = (signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> => {
@@ -123,7 +135,10 @@ export function spawnChild<RemoteApi = unknown>(modulePath: string | URL, option
  * handshake rejects `ready` (and held calls) with its error's name and message, or ENOENT and the
  * path when the module is missing.
  */
-export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, options?: SpawnWorkerOptions): WorkerHandle<RemoteApi> {
+export function spawnWorker<RemoteApi = unknown, Events extends PeerEvents = PeerEvents>(
+  modulePath: string | URL,
+  options?: SpawnWorkerOptions,
+): WorkerHandle<RemoteApi, Events> {
   const file = resolveModulePath(modulePath)
   const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, errorDetail, closeTimeout, connectTimeout = 30_000, ...workerOptions } =
     checkOptions<SpawnWorkerOptions>('options', options)
@@ -141,7 +156,7 @@ export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, optio
   })
   // The worker's uncaught error arrives (as the close info's `error`) before its exit: nothing to wait for.
   const transport = new StartTransport(new WorkerTransport(worker), (info) => startFailure(info, 'the worker', file, undefined))
-  const peer = createPeer<RemoteApi>(transport, peerOptions)
+  const peer = createPeer<RemoteApi, Events>(transport, peerOptions)
   transport.watch(peer)
   const kill = (): Promise<ExitInfo> => {
     if (alive) void worker.terminate()
@@ -150,12 +165,12 @@ export function spawnWorker<RemoteApi = unknown>(modulePath: string | URL, optio
   return { worker, remoteSync: peer.remoteSync, ...handle(peer, exited, kill, closeTimeout) }
 }
 
-function handle<RemoteApi>(
-  peer: Peer<RemoteApi>,
+function handle<RemoteApi, Events extends PeerEvents>(
+  peer: Peer<RemoteApi, Events>,
   exited: Promise<ExitInfo>,
   kill: (signal?: NodeJS.Signals) => Promise<ExitInfo>,
   closeTimeout = 5000,
-): Handle<RemoteApi> {
+): Handle<RemoteApi, Events> & { readonly peer: Peer<RemoteApi, Events> } {
   let closing: Promise<ExitInfo> | undefined
   // A child that never connects (no connectParent(), stuck at start-up) is of no use: end it.
   peer.ready.catch(() => void kill())

@@ -21,12 +21,43 @@ export {
 } from './errors.js'
 export type { CloseInfo } from './errors.js'
 export type { BlockingChannel, Transport, TransportCapabilities, Transferable } from './transport.js'
-export type { AnyRemote, AnyRemoteSync, Remote, RemoteFunction, RemoteObject, RemoteOf, RemoteSync, RemoteSyncOf } from './types.js'
+export type {
+  AnyRemote,
+  AnyRemoteSync,
+  BuiltIn,
+  EmitArgs,
+  EmitName,
+  EventListener,
+  LifecycleEvents,
+  ListenArgs,
+  ListenName,
+  NonBlockingPeer,
+  PathArgs,
+  PathOf,
+  PathParam,
+  PathResult,
+  PeerEvents,
+  Remote,
+  RemoteAt,
+  RemoteFunction,
+  RemoteKeys,
+  RemoteKind,
+  RemoteObject,
+  RemoteOf,
+  RemotePath,
+  RemoteSync,
+  RemoteSyncFunction,
+  RemoteSyncObject,
+  RemoteSyncOf,
+  UnreachableMembers,
+  UnreachableName,
+} from './types.js'
 export { transfer } from './transfer.js'
 export { byName, ByName } from './by-name.js'
 export type { IncomingRequest, Meta, OutgoingCall, PeerHooks } from './hooks.js'
 export { isValidPath } from './namespace.js'
-export type { ArgsValidator, HandleOptions } from './namespace.js'
+export type { ArgsValidator, ExposeOptions, HandleOptions } from './namespace.js'
+export type { ParamsIssue, ParamsIssues, ParamsOf, ParamsSchema, StandardSchemaV1 } from './schema.js'
 export { WireCode, Method as ProtocolMethod } from './protocol.js'
 export type { Message, Request, Notification, Response, ErrorObject } from './protocol.js'
 export { createMemoryPair, MemoryTransport } from './transports/memory.js'

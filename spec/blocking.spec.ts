@@ -11,6 +11,7 @@ import {
   type ChildHandle,
   createPeer,
   MessagePortTransport,
+  type Peer,
   RemoteError,
   RpcError,
   spawnChild,
@@ -207,13 +208,15 @@ describe('blocking calls (callSync, remoteSync)', () => {
     it('throws RpcError RPC_UNSUPPORTED at once on a child process channel', async () => {
       const child = spawnChild<SyncWorkerApi>(SYNC_WORKER, { expose: parentApi })
       children.push(child)
+      // ChildHandle.peer has no callSync or remoteSync in its type; the cast reaches the run-time refusal.
+      const peer = child.peer as Peer<SyncWorkerApi>
       // Before the handshake, and after it: the answer does not depend on timing.
-      const early = thrown(() => child.peer.callSync('math.add', [1, 2], { timeout: 1000 }))
+      const early = thrown(() => peer.callSync('math.add', [1, 2], { timeout: 1000 }))
       expect(early).to.be.instanceOf(RpcError)
       expect(early.code).to.equal('RPC_UNSUPPORTED')
       expect(early.message).to.match(/block/)
       await child.ready
-      const viaProxy = thrown(() => child.peer.remoteSync.math.add(1, 2))
+      const viaProxy = thrown(() => peer.remoteSync.math.add(1, 2))
       expect(viaProxy).to.be.instanceOf(RpcError)
       expect(viaProxy.code).to.equal('RPC_UNSUPPORTED')
       // The channel is untouched.

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai'
 import { PassThrough } from 'node:stream'
-import { createMemoryPair, createPeer, ErrorCode, type Peer, RpcError, spawnChild, spawnWorker, StreamTransport } from '../lib/index.js'
+import { createMemoryPair, createPeer, ErrorCode, type NonBlockingPeer, RpcError, spawnChild, spawnWorker, StreamTransport } from '../lib/index.js'
 import { rejection } from './helpers.js'
 
 const ECHO = new URL('./fixtures/echo.js', import.meta.url)
@@ -143,7 +143,7 @@ const unsendable: Record<string, [unknown, RegExp]> = {
   'a function inside a Map': [new Map([['k', { f() {} }]]), /args\[0\]<Map value>\.f: a function/],
 }
 
-type Started = { peer: Peer<any>; stop: () => Promise<unknown> }
+type Started = { peer: NonBlockingPeer<any>; stop: () => Promise<unknown> }
 type Channel = { name: string; start: () => Promise<Started> }
 
 function local(make: () => [any, any]): () => Promise<Started> {
@@ -179,7 +179,7 @@ const channels: Channel[] = [
 describe('what crosses each channel (one corpus, every channel)', () => {
   for (const channel of channels) {
     describe(channel.name, () => {
-      let peer: Peer<any>
+      let peer: NonBlockingPeer<any>
       let stop: () => Promise<unknown>
       before(async function () {
         this.timeout(20_000)

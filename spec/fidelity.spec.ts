@@ -11,7 +11,7 @@ import {
   createPeer,
   ErrorCode,
   MethodNotFoundError,
-  type Peer,
+  type NonBlockingPeer,
   RemoteError,
   RpcError,
   spawnChild,
@@ -27,7 +27,7 @@ import { pair, rejection, tick, ticks, track } from './helpers.js'
 const OUTCOMES = new URL('./fixtures/outcomes.js', import.meta.url)
 const ECHO = new URL('./fixtures/echo.js', import.meta.url)
 
-type Started = { peer: Peer<any>; stop: () => Promise<unknown> }
+type Started = { peer: NonBlockingPeer<any>; stop: () => Promise<unknown> }
 
 const channels: Array<{ name: string; start: () => Started }> = [
   {
@@ -67,7 +67,7 @@ const channels: Array<{ name: string; start: () => Started }> = [
 describe('fidelity at the edges', () => {
   for (const channel of channels) {
     describe(`over a ${channel.name}, with a handler pool of concurrency 1`, () => {
-      let peer: Peer<any>
+      let peer: NonBlockingPeer<any>
       let stop: () => Promise<unknown>
       before(async function () {
         this.timeout(20_000)
