@@ -429,7 +429,7 @@ export class Pool<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     const member = this.#pick()
     if (member === undefined) return false
     this.#take(member)
-    const inner = member.handle.peer.call(job.path, job.args, { timeout: 0, transfer: job.options?.transfer })
+    const inner = member.handle.peer.call(job.path, job.args, { timeout: 0, transfer: job.options?.transfer, meta: job.options?.meta })
     job.inner = inner
     inner.promise.then(
       (value) => this.#innerDone(member, job, inner, true, value),

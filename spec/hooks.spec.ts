@@ -4,7 +4,7 @@
  * errorDetail 'minimal', and the trace of every message.
  */
 import { expect } from 'chai'
-import { callContext, ErrorCode, type Meta, RemoteError, RpcError, spawnChild } from '../lib/index.js'
+import { callContext, createPool, ErrorCode, type Meta, RemoteError, RpcError, spawnChild } from '../lib/index.js'
 import { pair, rejection, tick } from './helpers.js'
 
 const OUTCOMES = new URL('./fixtures/outcomes.js', import.meta.url)
@@ -35,6 +35,20 @@ describe('hooks', () => {
         expect(await child.peer.call('meta', [], { meta: { traceparent: TRACEPARENT, at: new Date(7) } })).to.deep.equal({ traceparent: TRACEPARENT, at: new Date(7) })
       } finally {
         await child.close()
+      }
+    })
+
+    it('travels with pool calls, whether a member is free or the call waits in the pool queue', async () => {
+      const pool = createPool(OUTCOMES, { size: 1, concurrency: 1 })
+      try {
+        await pool.ready
+        const [first, queued] = await Promise.all([
+          pool.call('meta', [], { meta: { n: 1 } }),
+          pool.call('meta', [], { meta: { n: 2 } }),
+        ])
+        expect([first, queued]).to.deep.equal([{ n: 1 }, { n: 2 }])
+      } finally {
+        await pool.close()
       }
     })
 
