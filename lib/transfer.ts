@@ -2,7 +2,12 @@ import type { Transferable } from './transport.js'
 
 /** Values marked by {@link transfer}, with what to move when they are sent. Weak: marks never leak. */
 const marks = new WeakMap<object, readonly Transferable[]>()
-let anyMarked = false
+/**
+ * Marks made and not yet used by a send. While it is 0 (the usual case: every mark is sent soon
+ * after it is made), sending looks no mark up. A marked value dropped unsent keeps it above 0: then
+ * every send looks marks up, which costs a WeakMap lookup per object, nothing more.
+ */
+let unsent = 0
 
 /**
  * Marks `value` so that `transferables` (ArrayBuffers, MessagePorts) inside it are moved, not copied,
@@ -19,19 +24,22 @@ let anyMarked = false
  * a child-process or stream channel the mark is ignored and the data copied.
  */
 export function transfer<T extends object>(value: T, transferables: readonly Transferable[]): T {
+  if (!marks.has(value)) unsent++
   marks.set(value, transferables)
-  anyMarked = true
   return value
 }
 
-/** @internal True once anything was ever marked: until then, sending never looks marks up. */
+/** @internal True while some mark has not been used by a send: only then does sending look marks up. */
 export function hasMarks(): boolean {
-  return anyMarked
+  return unsent > 0
 }
 
 /** @internal What `value` is marked to transfer; with `take`, the mark is used up. */
 export function takeMark(value: object, take: boolean): readonly Transferable[] | undefined {
   const list = marks.get(value)
-  if (take && list !== undefined) marks.delete(value)
+  if (take && list !== undefined) {
+    marks.delete(value)
+    unsent--
+  }
   return list
 }
