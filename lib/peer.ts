@@ -70,6 +70,8 @@ interface Held {
 }
 
 const NO_TRANSFER: readonly Transferable[] = []
+/** Most messages in one batch: a turn that sends more sends several batches. */
+const MAX_BATCH = 1024
 const localClose = (): CloseInfo => ({ reason: 'closed by this side', local: true })
 
 /**
@@ -101,6 +103,14 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #held: Held[] = []
   /** True once the other side said hello: it speaks treerpc (else: a plain JSON-RPC peer). */
   #treerpcPeer = false
+  /** The other side reads batches: messages of one turn go out together (see #transmit). */
+  #batching = false
+  #outbox: object[] = []
+  #outboxTransfer: Transferable[] = []
+  #flushQueued = false
+  /** Replies owed to a plain peer's batches, by request id; and the batch being read now. */
+  readonly #collectors = new Map<Id, BatchReplies>()
+  #collecting: BatchReplies | undefined
   /** The channel serializes with JSON, not structured clone. */
   #jsonOnly: boolean
   /** How values are written for the other side; settled by the handshake (see codec.ts). */
@@ -153,12 +163,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     if (options.expose !== undefined) this.#dispatcher.namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))
-    transport.onSendError?.((message, error) => {
-      const { id, method } = message as { id?: unknown; method?: unknown }
-      if (typeof method === 'string' && id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${clip(method)}" could not be sent`, error))
-      else if (method === undefined && isId(id)) this.#dispatcher.reject(id, WireCode.Unsendable, `A result could not be sent: ${messageOf(error)}`)
-      else this.#error(unsendable('A message could not be sent', error))
-    })
+    transport.onSendError?.((message, error) => this.#sendFailed(message, error))
     if (this.#options.handshake) {
       this.#sendHello(false)
       const wait = this.#options.connectTimeout
@@ -228,6 +233,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     if (typeof timeout !== 'number' || !(timeout >= 0)) throw invalidArgument('options.timeout', 'a non-negative number of ms', timeout)
     const id = this.#transactions.nextId()
     let reply: { result?: unknown; error?: ErrorObject; [TAG]?: unknown } | undefined
+    // What this turn queued goes first: a blocking call must not overtake it.
+    this.#flush()
     try {
       const request = { jsonrpc: '2.0', id, method: String(path), params: args } as Outgoing & { id: number; params: unknown[] }
       this.#encodeInto(request, args, this.#mode)
@@ -423,7 +430,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     const marked = this.#encodeInto(message, params, mode, event, meta)
     transfer ??= marked
     if (this.#state === 'open') {
-      this.#transmit(message, transfer ?? NO_TRANSFER)
+      // Only arguments that cannot change before the batch is serialized may wait for it.
+      this.#transmit(message, transfer ?? NO_TRANSFER, meta === undefined && allPrimitive(message.params))
     } else {
       this.#held.push({ message, transfer, raw: params, rawMeta: meta, mode, event })
     }
@@ -463,11 +471,65 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     return marked
   }
 
-  /** Hands a message to the transport (throws as it does), and to the `trace` hooks. */
-  #transmit(message: object, transfer: readonly Transferable[]): void {
-    this.#transport.send(message, transfer)
+  /**
+   * Hands a message to the transport, and to the `trace` hooks. Toward a treerpc peer that reads
+   * batches, messages of the same turn go out together as one JSON-RPC batch when there are several
+   * (see #flush); otherwise, and for a lone message, as they are. Throws only when unbatched.
+   */
+  #transmit(message: object, transfer: readonly Transferable[], deferrable: boolean): void {
     this.#sent++
     if (this.#hooks.trace.length > 0) this.#hooks.traceMessage('out', message)
+    if (!this.#batching) return this.#transport.send(message, transfer)
+    this.#outbox.push(message)
+    if (transfer.length > 0) this.#outboxTransfer.push(...transfer)
+    // A batch is serialized when it goes: a message holding objects of the application's (which it
+    // could still change in this turn), or moving buffers, goes now, with what was queued before it.
+    if (!deferrable || transfer.length > 0 || this.#outbox.length >= MAX_BATCH) this.#flush()
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
+  }
+
+  /**
+   * Sends what this turn queued: one message alone, several as one batch (one postMessage or write
+   * instead of many). If the channel refuses the batch (too large for a stream's maxMessageSize, a
+   * value it cannot clone), each message is sent alone, so only the one at fault fails.
+   */
+  readonly #flush = (): void => {
+    this.#flushQueued = false
+    const batch = this.#outbox
+    if (batch.length === 0) return
+    const transfer = this.#outboxTransfer.length > 0 ? this.#outboxTransfer : NO_TRANSFER
+    this.#outbox = []
+    if (transfer !== NO_TRANSFER) this.#outboxTransfer = []
+    try {
+      this.#transport.send(batch.length === 1 ? batch[0] : batch, transfer)
+      return
+    } catch (error) {
+      if (batch.length === 1) return this.#sendFailed(batch[0], error)
+    }
+    // Only the last message can carry transfers: one that does is flushed as soon as it is queued.
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        this.#transport.send(batch[i], i === batch.length - 1 ? transfer : NO_TRANSFER)
+      } catch (error) {
+        this.#sendFailed(batch[i], error)
+      }
+    }
+  }
+
+  /** A message that could not be sent after all: the call it carried fails, or its caller is told. */
+  #sendFailed(message: unknown, error: unknown): void {
+    if (Array.isArray(message)) {
+      for (const each of message) this.#sendFailed(each, error)
+      return
+    }
+    const { id, method } = message as { id?: unknown; method?: unknown }
+    if (typeof method === 'string' && id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${clip(method)}" could not be sent`, error))
+    else if (method === undefined && isId(id) && 'result' in (message as object)) this.#dispatcher.reject(id, WireCode.Unsendable, `A result could not be sent: ${messageOf(error)}`)
+    else if (method === undefined && isId(id)) this.#dispatcher.reject(id, WireCode.HandlerError, `An error reply could not be sent: ${messageOf(error)}`)
+    else this.#error(unsendable('A message could not be sent', error))
   }
 
   /** A handler's error as it is to be sent: what the `beforeSendError` hooks make of it. */
@@ -495,8 +557,10 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   /** Sends a reply or protocol message directly; never throws. Returns the send error, if any. */
   #sendRaw(message: object, transfer: readonly Transferable[] = NO_TRANSFER): unknown {
     if (this.#state === 'closed') return undefined
+    if ((this.#collectors.size > 0 || this.#collecting !== undefined) && this.#collect(message)) return undefined
+    const deferrable = transfer.length === 0 && isOwnMessage(message)
     try {
-      this.#transmit(message, transfer)
+      this.#transmit(message, transfer, deferrable)
       return undefined
     } catch (error) {
       return error ?? new Error('send failed')
@@ -504,7 +568,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   }
 
   #sendHello(ack: boolean): void {
-    const params: HelloParams = { v: PROTOCOL_VERSION, peer: this.id, ack, clone: this.#transport.capabilities?.structuredClone === true }
+    const params: HelloParams = { v: PROTOCOL_VERSION, peer: this.id, ack, clone: this.#transport.capabilities?.structuredClone === true, batch: true }
     this.#sendRaw({ jsonrpc: '2.0', method: Method.Hello, params })
   }
 
@@ -521,7 +585,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       try {
         // The hello told how the channel serializes and who is at the other end: encode again if it changed.
         if (mode !== this.#mode) this.#encodeInto(message, raw, this.#mode, event, rawMeta)
-        this.#transmit(message, transfer ?? NO_TRANSFER)
+        this.#transmit(message, transfer ?? NO_TRANSFER, false)
       } catch (error) {
         if (id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${message.method}" could not be sent`, error))
         else this.#error(unsendable(`Notification "${message.method}" could not be sent`, error))
@@ -546,8 +610,78 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   }
 
   readonly #onMessage = (message: unknown): void => {
+    if (this.#state === 'closed') return
+    if (Array.isArray(message)) return this.#onBatch(message)
     // Traffic that is not JSON-RPC belongs to the application sharing the channel: not ours to count.
-    if (this.#state === 'closed' || !isJsonRpc(message)) return
+    if (!isJsonRpc(message)) return
+    this.#receive(message)
+  }
+
+  /**
+   * A JSON-RPC batch: each element is handled as its own message, in order. An array is a batch when
+   * it is empty or holds at least one JSON-RPC object; any other array is the application's own
+   * traffic on a shared channel, left alone. A plain JSON-RPC peer gets the replies to its batch's
+   * requests back as one batch, once all are done (JSON-RPC 2.0, section 6); a treerpc peer gets them
+   * batched by turn, as everything else.
+   */
+  #onBatch(batch: unknown[]): void {
+    // Between treerpc peers an array holding no JSON-RPC object is the application's; a plain peer's
+    // arrays are batches, invalid ones answered as JSON-RPC 2.0 says.
+    if (this.#treerpcPeer && !batch.some(isJsonRpc)) return
+    if (batch.length === 0) {
+      this.#received++
+      this.#sendRaw({ jsonrpc: '2.0', id: null, error: { code: WireCode.InvalidRequest, message: 'Invalid request: an empty batch' } })
+      return
+    }
+    const collector = this.#batching ? undefined : new BatchReplies()
+    if (collector !== undefined) {
+      for (const element of batch) {
+        const id = isJsonRpc(element) && typeof element.method === 'string' ? element.id : undefined
+        if (isId(id)) collector.expect(id, this.#collectors)
+      }
+      this.#collecting = collector
+    }
+    try {
+      for (const element of batch) {
+        if (this.#state === 'closed') break
+        if (isJsonRpc(element)) this.#receive(element)
+        else {
+          this.#received++
+          this.#dispatcher.reject(null, WireCode.InvalidRequest, 'Invalid request: a batch element is not a JSON-RPC 2.0 message object')
+        }
+      }
+    } finally {
+      if (collector !== undefined) {
+        this.#collecting = undefined
+        collector.loopDone = true
+        this.#sendBatchReplies(collector)
+      }
+    }
+  }
+
+  /** Keeps a reply that belongs to a plain peer's batch; true when kept (sent later, with the others). */
+  #collect(message: object): boolean {
+    const id = (message as { id?: unknown }).id
+    const collector = (isId(id) ? this.#collectors.get(id) : undefined) ?? (id === null ? this.#collecting : undefined)
+    if (collector === undefined) return false
+    collector.replies.push(message)
+    if (isId(id)) collector.answered(id, this.#collectors)
+    this.#sendBatchReplies(collector)
+    return true
+  }
+
+  #sendBatchReplies(collector: BatchReplies): void {
+    if (!collector.loopDone || collector.waiting > 0 || collector.replies.length === 0 || this.#state === 'closed') return
+    const replies = collector.replies
+    collector.replies = []
+    try {
+      this.#transmit(replies, NO_TRANSFER, false)
+    } catch (error) {
+      this.#sendFailed(replies, error)
+    }
+  }
+
+  #receive(message: { jsonrpc: '2.0'; [key: string]: unknown }): void {
     this.#received++
     if (this.#hooks.trace.length > 0) this.#hooks.traceMessage('in', message)
     try {
@@ -677,6 +811,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     if (hello.clone === true) this.#jsonOnly = false
     this.#mode = modeOf(this.#jsonOnly, true)
     if (hello.ack !== true) this.#sendHello(true)
+    // Batches go only to a peer that said it reads them (a treerpc peer of this version or later).
+    this.#batching = hello.batch === true
     this.#open()
   }
 
@@ -704,9 +840,13 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.#state = 'closed'
     const error = new ChannelClosedError('Channel closed', info)
     this.#held = []
+    this.#collectors.clear()
+    this.#collecting = undefined
     this.#transactions.rejectAll(error)
     this.#dispatcher.close(error)
     if (!wasOpen) this.#rejectReady(error)
+    // The close notice and whatever this turn queued go out before the channel is let go.
+    this.#flush()
     try {
       this.#transport.close()
     } catch (closeError) {
@@ -716,11 +856,56 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   }
 }
 
+/** The replies owed to one batch from a plain JSON-RPC peer: sent together once every request is answered. */
+class BatchReplies {
+  replies: object[] = []
+  /** Requests of the batch not answered yet. */
+  waiting = 0
+  /** The batch's elements have all been handed over (replies of synchronous handlers are in). */
+  loopDone = false
+  readonly #ids = new Map<Id, number>()
+
+  expect(id: Id, collectors: Map<Id, BatchReplies>): void {
+    this.waiting++
+    this.#ids.set(id, (this.#ids.get(id) ?? 0) + 1)
+    collectors.set(id, this)
+  }
+
+  answered(id: Id, collectors: Map<Id, BatchReplies>): void {
+    const left = (this.#ids.get(id) ?? 0) - 1
+    this.waiting--
+    if (left > 0) return void this.#ids.set(id, left)
+    this.#ids.delete(id)
+    if (collectors.get(id) === this) collectors.delete(id)
+  }
+}
+
 /** A send failure as the caller sees it: a transport's own RpcError (Busy, MessageTooLarge) passes through. */
 function unsendable(message: string, cause: unknown): RpcError {
   if (cause instanceof UnsendableValue) return new RpcError(`${message}: ${cause.describe()}`, ErrorCode.Unsendable)
   if (cause instanceof RpcError) return cause
   return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
+}
+
+/** True for params that hold no object: nothing in them can change before a batch is serialized. */
+function allPrimitive(params: unknown): boolean {
+  if (!Array.isArray(params)) return false
+  for (let i = 0; i < params.length; i++) {
+    const value: unknown = params[i]
+    if (typeof value === 'object' && value !== null) return false
+  }
+  return true
+}
+
+/**
+ * True for a reply or protocol message built by treerpc that holds no object of the application's:
+ * a primitive result, a protocol error, a cancel or close notice. Such messages may wait for the batch.
+ */
+function isOwnMessage(message: object): boolean {
+  const m = message as { method?: unknown; result?: unknown; error?: { data?: unknown }; params?: unknown }
+  if ('result' in m) return typeof m.result !== 'object' || m.result === null
+  if (m.error !== undefined) return m.error.data === undefined
+  return typeof m.method === 'string' && m.method.startsWith('rpc.') && m.method !== Method.Event
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -88,6 +88,8 @@ export interface HelloParams {
    * child cannot tell how its IPC channel serializes; its parent can, and says so here.
    */
   clone?: boolean
+  /** True when the sender reads JSON-RPC batches (arrays): the other side may then batch what it sends. */
+  batch?: boolean
 }
 
 /** True for anything shaped like a JSON-RPC 2.0 message: the only traffic treerpc reads. */

@@ -23,7 +23,7 @@ import {
   spawnWorker,
   type WorkerHandle,
 } from '../lib/index.js'
-import { pair, tick, track } from './helpers.js'
+import { pair, ticks, track } from './helpers.js'
 
 /** True when A and B are the same type (not merely assignable either way). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -522,7 +522,8 @@ describe('types', () => {
     await Promise.all([parent.ready, child.ready])
     child.emit('progress', 1, 2)
     parent.emit('level', 'debug')
-    await tick()
+    // Sends of one turn go out together at its end, then the memory pair delivers on the next tick.
+    await ticks(2)
     expect(inParent).to.deep.equal([[1, 2]])
     expect(inChild).to.deep.equal(['debug'])
   })

@@ -96,6 +96,17 @@ export class SyncResponder {
     return true
   }
 
+  /**
+   * What of `message` is left to send on the ordinary channel once replies to blocking calls are
+   * taken out (a batch may hold some): the message, the rest of a batch, or undefined for nothing.
+   */
+  route(message: unknown): unknown {
+    if (this.#routes.size === 0) return message
+    if (!Array.isArray(message)) return this.reply(message) ? undefined : message
+    const rest = message.filter((each) => !this.reply(each))
+    return rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest
+  }
+
   close(): void {
     for (const { port } of this.#channels) port.close()
     this.#channels.length = 0

@@ -25,7 +25,7 @@ export class WorkerTransport extends BaseTransport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.closed || this.#responder.reply(message)) return
+    if (this.closed || (message = this.#responder.route(message)) === undefined) return
     // An empty transfer list still costs a validation pass in postMessage: pass none.
     if (transfer === undefined || transfer.length === 0) this.#worker.postMessage(message)
     else this.#worker.postMessage(message, transfer as never)
@@ -88,7 +88,7 @@ export class NodePortTransport extends BaseTransport {
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
-    if (this.closed || this.#responder.reply(message)) return
+    if (this.closed || (message = this.#responder.route(message)) === undefined) return
     if (transfer === undefined || transfer.length === 0) this.#port.postMessage(message)
     else this.#port.postMessage(message, transfer as never)
   }
