@@ -480,24 +480,15 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.#sent++
     if (this.#hooks.trace.length > 0) this.#hooks.traceMessage('out', message)
     if (!this.#batching) return this.#transport.send(message, transfer)
-    if (!this.#flushQueued) {
-      // The first message of a turn goes at once, alone, so that a lone call waits for nothing; what
-      // follows in the same turn is gathered for one batch at its end.
-      this.#flushQueued = true
-      queueMicrotask(this.#flush)
-      return this.#transport.send(message, transfer)
-    }
     this.#outbox.push(message)
     if (transfer.length > 0) this.#outboxTransfer.push(...transfer)
     // A batch is serialized when it goes: a message holding objects of the application's (which it
     // could still change in this turn), or moving buffers, goes now, with what was queued before it.
-    if (!deferrable || transfer.length > 0 || this.#outbox.length >= MAX_BATCH) this.#flushNow()
-  }
-
-  /** Sends the outbox now, keeping the turn's flush (later messages of this turn batch again). */
-  #flushNow(): void {
-    this.#flush()
-    this.#flushQueued = true
+    if (!deferrable || transfer.length > 0 || this.#outbox.length >= MAX_BATCH) this.#flush()
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
   }
 
   /**
