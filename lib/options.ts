@@ -28,6 +28,13 @@ export interface PeerOptions {
   connectTimeout?: number
   /** Interceptors: metadata, refusing requests, scrubbing errors, tracing messages. See {@link PeerHooks}; more with `peer.use()`. */
   hooks?: PeerHooks
+  /** Peer-wide metadata for every outgoing call, notification and event (the same as `hooks.meta`). */
+  meta?: PeerHooks['meta']
+  /**
+   * Sees every message sent (`'out'`) and received (`'in'`), for debugging (the same as `hooks.trace`);
+   * `true` logs them with console.debug. Off by default, and then it costs nothing.
+   */
+  trace?: PeerHooks['trace'] | boolean
   /**
    * What a handler's error tells the other side: `'full'` (default) sends name, message, stack, code,
    * cause and custom fields; `'minimal'` only name, message and code (no stack, no fields): the safe
@@ -55,6 +62,9 @@ export interface ResolvedPeerOptions {
 export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPeerOptions {
   const { expose, timeout = 30_000, concurrency = 256, maxQueue = 16_384, maxPending = 65_536, handshake = true, connectTimeout = 0, hooks, errorDetail = 'full' } = checkOptions('options', options)
   if (hooks !== undefined && (typeof hooks !== 'object' || hooks === null)) throw invalidArgument('options.hooks', 'an object of hook functions', hooks)
+  const { meta, trace } = (options ?? {}) as PeerOptions
+  if (meta !== undefined && typeof meta !== 'function') throw invalidArgument('options.meta', 'a function returning the metadata of a call', meta)
+  if (trace !== undefined && typeof trace !== 'function' && typeof trace !== 'boolean') throw invalidArgument('options.trace', 'a function or true', trace)
   checkOneOf('options.errorDetail', errorDetail, ['full', 'minimal'])
   if (expose !== undefined && (typeof expose !== 'object' || expose === null || Array.isArray(expose))) {
     throw invalidArgument('options.expose', 'an object (the API: functions and nested objects of them)', expose)

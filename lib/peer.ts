@@ -160,6 +160,9 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.remote = createRemoteProxy((path, args) => this.#call(path, args, undefined).promise) as RemoteOf<RemoteApi>
     this.remoteSync = createRemoteProxy((path, args) => this.callSync(path, args)) as RemoteSyncOf<RemoteApi>
     if (options.hooks !== undefined) this.#hooks.add(options.hooks)
+    if (options.meta !== undefined) this.#hooks.add({ meta: options.meta })
+    if (options.trace === true) this.#hooks.add({ trace: (direction, message) => console.debug(`treerpc ${this.id} ${direction}`, message) })
+    else if (typeof options.trace === 'function') this.#hooks.add({ trace: options.trace })
     if (options.expose !== undefined) this.#dispatcher.namespace.expose('', options.expose)
     transport.onMessage(this.#onMessage)
     transport.onClose((info) => this.#shutdown(info, false))

@@ -131,6 +131,22 @@ describe('hooks', () => {
       expect(log).to.deep.include.members([['out', 'rpc.hello'], ['in', 'rpc.hello'], ['out', 'add'], ['in', 'reply']])
     })
 
+    it('takes meta and trace as peer options too; trace: true logs with console.debug', async () => {
+      const lines: unknown[][] = []
+      const debug = console.debug
+      console.debug = (...args: unknown[]) => void lines.push(args)
+      try {
+        const seen: unknown[] = []
+        const { left } = pair({ meta: () => ({ tenant: 't' }), trace: true }, { expose: { who: () => callContext().meta } })
+        seen.push(await left.call('who'))
+        expect(seen).to.deep.equal([{ tenant: 't' }])
+        expect(lines.some(([label]) => String(label).endsWith(' out'))).to.equal(true)
+        expect(lines.some(([label]) => String(label).endsWith(' in'))).to.equal(true)
+      } finally {
+        console.debug = debug
+      }
+    })
+
     it('refuses hooks that are not functions, naming them', () => {
       const { left } = pair()
       expect(() => left.use({ trace: 'yes' as never })).to.throw(RpcError, /^hooks\.trace must be a function/)
