@@ -86,16 +86,33 @@ const OBJECT_PROTO = Object.prototype
  */
 export function encode(value: unknown, mode: Mode): unknown {
   if (typeof value === 'object' && value !== null) {
-    if (scan(value, !mode.json, 0)) return value
+    // The scan takes the transfer() marks it meets (a getter it runs may encode too: keep the outer list).
+    const outer = scanned
+    scanned = undefined
+    try {
+      if (scan(value, !mode.json, 0)) return scanned === undefined ? value : new Encoded(value, false, mode.json ? undefined : scanned)
+      return encodeSlowly(value, mode, scanned)
+    } finally {
+      scanned = outer
+    }
   } else if (isPlainPrimitive(value, !mode.json)) {
     return value
   } else if (value === undefined && mode.tags) {
     return UNDEFINED
   }
+  return encodeSlowly(value, mode, undefined)
+}
+
+function encodeSlowly(value: unknown, mode: Mode, marked: Transferable[] | undefined): Encoded {
   const encoder = new Encoder(mode)
+  // Marks the scan took before it gave up are the encoder's to send (it will not meet them again).
+  if (marked !== undefined && !mode.json) encoder.transfer = marked
   const out = encoder.value(value, 0)
   return new Encoded(out, encoder.tagged, encoder.transfer)
 }
+
+/** What transfer() marks the current scan met (and took). */
+let scanned: Transferable[] | undefined
 
 function isPlainPrimitive(value: unknown, clone: boolean): boolean {
   switch (typeof value) {
@@ -121,7 +138,11 @@ function isPlainPrimitive(value: unknown, clone: boolean): boolean {
  * is unsure of (cycles, deep nesting, marked transfers, other classes) goes to the encoder.
  */
 function scan(value: object, clone: boolean, depth: number): boolean {
-  if (depth > SCAN_DEPTH || (hasMarks() && takeMarkPeek(value))) return false
+  if (depth > SCAN_DEPTH) return false
+  if (hasMarks()) {
+    const marked = takeMark(value, true)
+    if (marked !== undefined) (scanned ??= []).push(...marked)
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i]
@@ -173,10 +194,6 @@ function scan(value: object, clone: boolean, depth: number): boolean {
 
 function scanItem(item: unknown, clone: boolean, depth: number): boolean {
   return typeof item === 'object' && item !== null ? scan(item, clone, depth + 1) : isPlainPrimitive(item, clone)
-}
-
-function takeMarkPeek(value: object): boolean {
-  return takeMark(value, false) !== undefined
 }
 
 function tagOf(value: object): string {
