@@ -41,6 +41,12 @@ export interface TransportCapabilities {
   readonly structuredClone?: boolean
   /** True when transfer lists are honoured (ArrayBuffers move instead of being copied). */
   readonly transfer?: boolean
+  /**
+   * False when the channel says nothing when the other side goes away (a web MessagePort: Chromium
+   * fires no `close` when a worker is terminated or an iframe removed). The peer then runs a
+   * heartbeat by default, so that pending calls still end.
+   */
+  readonly reportsClose?: boolean
 }
 
 /** A way to send a request and block until its reply: worker_threads only (SharedArrayBuffer + Atomics). */

@@ -25,7 +25,7 @@ export interface MessagePortTransportOptions {
  * calls to a vanished side end by their timeout.
  */
 export class MessagePortTransport extends BaseTransport {
-  readonly capabilities = { structuredClone: true, transfer: true }
+  readonly capabilities = { structuredClone: true, transfer: true, reportsClose: false }
   readonly #port: StandardMessagePort
   readonly #ownsPort: boolean
 
