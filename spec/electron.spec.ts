@@ -37,7 +37,7 @@ import {
   RemoteError,
   type RendererBridge,
   RendererBridgeTransport,
-  type StandardMessagePort,
+  transfer,
 } from '../lib/index.js'
 import { closeTracked, deferred, rejection, tick, ticks, track } from './helpers.js'
 
@@ -56,8 +56,9 @@ class FakeMessagePortMain extends EventEmitter {
   }
 
   postMessage(message: unknown, transfer?: unknown[]): void {
-    // Electron only accepts MessagePortMain objects in `transfer`; nothing is transferred in these specs.
-    if (transfer !== undefined && transfer.length > 0) throw new TypeError('only MessagePortMain objects can be transferred')
+    // Electron only accepts MessagePortMain objects in `transfer` (it throws on an ArrayBuffer);
+    // no port is transferred in these specs.
+    if (transfer?.some((item) => !(item instanceof FakeMessagePortMain))) throw new TypeError('only MessagePortMain objects can be transferred')
     this.#port.postMessage(message)
   }
 
@@ -166,7 +167,7 @@ describe('Electron: MessagePortMainTransport (main) ↔ MessagePortTransport (re
     ports.push(port1, port2)
     const mainPort = new FakeMessagePortMain(port1)
     const main: Peer<any> = track(createPeer(new MessagePortMainTransport(mainPort), { expose: mainExpose }))
-    const renderer: Peer<any> = track(createPeer(new MessagePortTransport(port2 as unknown as StandardMessagePort), { expose: rendererExpose }))
+    const renderer: Peer<any> = track(createPeer(new MessagePortTransport(port2), { expose: rendererExpose }))
     return { main, renderer, mainPort, port1, port2 }
   }
 
@@ -231,6 +232,36 @@ describe('Electron: MessagePortMainTransport (main) ↔ MessagePortTransport (re
     await rendererClosed
     expect(mainPort.listenerCount('message')).to.equal(0)
     expect(mainPort.listenerCount('close')).to.equal(0)
+  })
+
+  it('copies, not moves, a transfer-marked ArrayBuffer to the renderer (MessagePortMain moves ports only)', async () => {
+    const { main, mainPort } = connect({}, {
+      take: (buffer: ArrayBuffer) => ({ byteLength: buffer.byteLength, first: new Uint8Array(buffer)[0] }),
+    })
+    const transport = new MessagePortMainTransport(new FakeMessagePortMain(new MessageChannel().port1))
+    transport.close()
+    expect(transport.capabilities.transfer).to.equal(false)
+    const post = sinon.spy(mainPort, 'postMessage')
+    const buffer = new Uint8Array([7, 8, 9]).buffer
+    expect(await main.remote.take(transfer(buffer, [buffer]))).to.deep.equal({ byteLength: 3, first: 7 })
+    expect(await main.call('take', [buffer], { transfer: [buffer] })).to.deep.equal({ byteLength: 3, first: 7 })
+    expect(buffer.byteLength, 'still usable in main').to.equal(3)
+    expect(post.args.every((args) => args[1] === undefined), 'no ArrayBuffer reaches MessagePortMain.postMessage').to.equal(true)
+  })
+
+  it('still moves a port in the transfer list, leaving the ArrayBuffers out of it', () => {
+    const { port1, port2 } = new MessageChannel()
+    const mainPort = new FakeMessagePortMain(port1)
+    const post = sinon.stub(mainPort, 'postMessage')
+    const transport = new MessagePortMainTransport(mainPort)
+    const other = new FakeMessagePortMain(port2)
+    const buffer = new ArrayBuffer(4)
+    transport.send({ hello: true }, [buffer, other])
+    transport.send({ hello: false }, [buffer])
+    transport.close()
+    port2.close()
+    expect(post.args).to.deep.equal([[{ hello: true }, [other]], [{ hello: false }]])
+    expect(buffer.byteLength).to.equal(4)
   })
 })
 

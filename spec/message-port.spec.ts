@@ -19,7 +19,6 @@ import {
   NodePortTransport,
   type Peer,
   RemoteError,
-  type StandardMessagePort,
   type Transport,
 } from '../lib/index.js'
 import type { PortWorkerApi } from './fixtures/port-worker.js'
@@ -47,15 +46,13 @@ async function closePorts(): Promise<void> {
   }
 }
 
-const standard = (port: NodeMessagePort): StandardMessagePort => port as unknown as StandardMessagePort
-
 const channelKinds: Array<[string, () => { port1: NodeMessagePort; port2: NodeMessagePort }]> = [
   ['node:worker_threads MessageChannel', () => new WorkerThreadsMessageChannel()],
-  ['global MessageChannel', () => new globalThis.MessageChannel() as unknown as { port1: NodeMessagePort; port2: NodeMessagePort }],
+  ['global MessageChannel', () => new globalThis.MessageChannel()],
 ]
 
 const transportKinds: Array<[string, (port: NodeMessagePort) => Transport]> = [
-  ['MessagePortTransport', (port) => new MessagePortTransport(standard(port))],
+  ['MessagePortTransport', (port) => new MessagePortTransport(port)],
   ['NodePortTransport', (port) => new NodePortTransport(port)],
 ]
 
@@ -206,7 +203,7 @@ describe('a real Worker speaking MessagePortTransport over a port passed in work
     workers.push(worker)
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
     const parentApi = { greet: (name: string) => `hello ${name}` }
-    const transport = useStandardInterface ? new MessagePortTransport(standard(port1)) : new NodePortTransport(port1)
+    const transport = useStandardInterface ? new MessagePortTransport(port1) : new NodePortTransport(port1)
     const peer = track(createPeer<PortWorkerApi>(transport, { expose: parentApi }))
     return { worker, peer, exited }
   }

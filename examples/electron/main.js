@@ -1,11 +1,14 @@
-// Electron main process: the recommended pattern. (Not run by the test suite: Electron's installer
-// downloads a binary, which this project's CI cannot do. spec/electron.spec.ts tests the same
-// transports against Electron's documented interfaces.)
+// Electron main process: the recommended pattern. Run: `npm run example:electron`, then
+// `npx electron examples/electron/main.js` (with Electron's binary installed). Not run by the test
+// suite (Electron's installer downloads a binary, which this project's CI cannot do), but
+// type-checked against electron.d.ts (examples/electron/tsconfig.json, spec/web-types.spec.ts);
+// spec/electron.spec.ts tests the same transports against Electron's documented interfaces.
 import { app, BrowserWindow, MessageChannelMain } from 'electron'
 import { fileURLToPath } from 'node:url'
 import { createPeer, MessagePortMainTransport } from 'treerpc'
 
-const mainApi = {
+/** What main exposes to the page (the page types its peer with it). */
+export const mainApi = {
   fs: { home: () => app.getPath('home') },
   app: { version: () => app.getVersion() },
 }
@@ -24,6 +27,7 @@ app.whenReady().then(async () => {
   // One private channel per window; port2 goes to the renderer through the preload.
   const { port1, port2 } = new MessageChannelMain()
   win.webContents.postMessage('treerpc:port', null, [port2])
+  /** @type {import('treerpc').Peer<import('./renderer.js').PageApi>} */
   const renderer = createPeer(new MessagePortMainTransport(port1), { expose: mainApi })
   win.webContents.once('destroyed', () => renderer.close())
 

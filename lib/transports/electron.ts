@@ -21,9 +21,16 @@ export interface MessagePortMainLike {
   close(): void
 }
 
-/** Main-process side over a `MessagePortMain`. The close notification fires on the port's 'close'. */
+/**
+ * Main-process side over a `MessagePortMain`. The close notification fires on the port's 'close'.
+ *
+ * Electron's `MessagePortMain.postMessage(message, transfer?: MessagePortMain[])` moves ports only:
+ * so `capabilities.transfer` is false, and ArrayBuffers in a transfer list (a `transfer()` mark or
+ * `{ transfer }`) are left out of it and copied to the renderer, staying usable in main. Ports in the
+ * list are still moved.
+ */
 export class MessagePortMainTransport extends BaseTransport {
-  readonly capabilities = { structuredClone: true, transfer: true }
+  readonly capabilities = { structuredClone: true, transfer: false }
   readonly #port: MessagePortMainLike
 
   constructor(port: MessagePortMainLike) {
@@ -34,10 +41,11 @@ export class MessagePortMainTransport extends BaseTransport {
     port.start()
   }
 
-  /** Only MessagePortMain objects can be transferred over a MessagePortMain (Electron's rule). */
   send(message: unknown, transfer?: readonly Transferable[]): void {
     if (this.closed) return
-    if (transfer !== undefined && transfer.length > 0) this.#port.postMessage(message, transfer as unknown[])
+    // Electron throws on anything but a MessagePortMain in the list: buffers are copied instead.
+    const ports = transfer?.filter(isPort)
+    if (ports !== undefined && ports.length > 0) this.#port.postMessage(message, ports)
     else this.#port.postMessage(message)
   }
 
@@ -54,6 +62,11 @@ export class MessagePortMainTransport extends BaseTransport {
     this.#port.off('close', this.#portClosed)
     this.#port.close()
   }
+}
+
+/** A port (something with `postMessage`), as opposed to an ArrayBuffer. */
+function isPort(item: Transferable): boolean {
+  return typeof item === 'object' && 'postMessage' in item
 }
 
 /** The parts of Electron's `IpcMainEvent` the ipcMain transport checks. */

@@ -1,11 +1,33 @@
 import type { Transferable } from '../transport.js'
 import { BaseTransport } from './base.js'
 
-/** The standard (web) MessagePort interface, as in browsers, Electron renderers and Node's EventTarget side. */
+/**
+ * What a 'message' listener is given: a `MessageEvent`, of which only `data` is read. Typed as an
+ * event that may carry `data` because Node's port types its listeners as taking a plain `Event`.
+ */
+export interface MessageEventLike {
+  readonly type: string
+  readonly data?: unknown
+}
+
+/**
+ * The standard (web) MessagePort interface: a DOM `MessagePort`, a `Worker`, a worker's `self`
+ * (`DedicatedWorkerGlobalScope`), Node's global `MessageChannel` ports and an Electron renderer's
+ * `event.ports[0]` all fit it as they are typed, with no cast (spec/types-web compiles such code
+ * under `lib: ["dom"]`, `lib: ["webworker"]` and Electron's own types).
+ *
+ * Written with method syntax on purpose: method parameters compare bivariantly, which is what lets
+ * each platform's own signatures fit. Transfer lists are `readonly unknown[]` because the DOM's
+ * `Transferable`, Node's and treerpc's {@link Transferable} are three different unions (what treerpc
+ * passes is always a list of its own).
+ */
 export interface StandardMessagePort {
-  postMessage(message: unknown, transfer?: Transferable[]): void
-  addEventListener(type: 'message' | 'messageerror' | 'close', listener: (event: { data?: unknown }) => void): void
-  removeEventListener(type: 'message' | 'messageerror' | 'close', listener: (event: { data?: unknown }) => void): void
+  postMessage(message: unknown, transfer?: readonly unknown[]): void
+  addEventListener(type: 'message', listener: (event: MessageEventLike) => void): void
+  /** Fired by browsers that report a closed port (and Node); a no-op elsewhere. */
+  addEventListener(type: 'close', listener: () => void): void
+  removeEventListener(type: 'message', listener: (event: MessageEventLike) => void): void
+  removeEventListener(type: 'close', listener: () => void): void
   start?(): void
   close?(): void
 }
@@ -40,11 +62,11 @@ export class MessagePortTransport extends BaseTransport {
 
   send(message: unknown, transfer?: readonly Transferable[]): void {
     if (this.closed) return
-    if (transfer !== undefined && transfer.length > 0) this.#port.postMessage(message, transfer as Transferable[])
+    if (transfer !== undefined && transfer.length > 0) this.#port.postMessage(message, transfer)
     else this.#port.postMessage(message)
   }
 
-  readonly #message = (event: { data?: unknown }): void => {
+  readonly #message = (event: MessageEventLike): void => {
     this.receive(event.data)
   }
 
