@@ -41,7 +41,35 @@ export interface PeerOptions {
    * choice toward a less trusted side, such as an Electron main process answering a renderer.
    */
   errorDetail?: 'full' | 'minimal'
+  /**
+   * Notices a dead other side on channels that say nothing when it goes (see {@link HeartbeatOptions}):
+   * `true` or an object turns it on, `false` off. Default: on (5000/10000 ms) where the transport
+   * reports no close (a web MessagePort: Worker, iframe), off elsewhere.
+   */
+  heartbeat?: HeartbeatOptions | boolean
 }
+
+/**
+ * The heartbeat: every `interval` ms, if nothing was received since the last look, the peer sends an
+ * `rpc.ping` (any reply, even a plain JSON-RPC peer's -32601, counts). Once nothing at all has been
+ * received for `timeout` ms (and a ping has had an interval to be answered), the peer closes: pending
+ * calls reject with ChannelClosedError. While messages flow it sends nothing. The other side's
+ * thread blocked longer than `timeout` (a long synchronous handler) is taken for dead.
+ */
+export interface HeartbeatOptions {
+  /** How often to look, in ms. Default 5000, or half the `timeout` given. */
+  interval?: number
+  /** Silence after which the other side is taken for gone, in ms; at least `interval`. Default 10000, or twice the `interval` given. */
+  timeout?: number
+}
+
+/** The heartbeat's settings when on. */
+export interface Heartbeat {
+  interval: number
+  timeout: number
+}
+
+export const HEARTBEAT_DEFAULTS: Readonly<Heartbeat> = { interval: 5_000, timeout: 10_000 }
 
 export interface ResolvedPeerOptions {
   errorDetail: 'full' | 'minimal'
@@ -52,6 +80,8 @@ export interface ResolvedPeerOptions {
   handshake: boolean
   /** 0 when the handshake may take as long as it takes (also for Infinity and delays no timer can hold). */
   connectTimeout: number
+  /** False when off; undefined when left to the transport (on, with the defaults, where it reports no close). */
+  heartbeat: Heartbeat | false | undefined
 }
 
 /**
@@ -76,7 +106,28 @@ export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPe
   checkPositiveInteger('options.maxPending', maxPending, true)
   checkBoolean('options.handshake', handshake)
   checkNonNegative('options.connectTimeout', connectTimeout, true)
-  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout, errorDetail }
+  const heartbeat = resolveHeartbeat((options ?? {}).heartbeat)
+  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout, errorDetail, heartbeat }
+}
+
+function resolveHeartbeat(value: PeerOptions['heartbeat']): Heartbeat | false | undefined {
+  if (value === undefined) return undefined
+  if (value === false) return false
+  if (value === true) return { ...HEARTBEAT_DEFAULTS }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidArgument('options.heartbeat', 'true, false or an object { interval, timeout }', value)
+  const { interval, timeout } = value
+  // Both are timer delays: a positive, finite number of ms a timer can hold.
+  for (const [name, ms] of [['interval', interval], ['timeout', timeout]] as const) {
+    if (ms !== undefined && (typeof ms !== 'number' || !(ms > 0) || ms > MAX_TIMEOUT)) {
+      throw invalidArgument(`options.heartbeat.${name}`, `a positive number of ms (at most ${MAX_TIMEOUT})`, ms)
+    }
+  }
+  const resolved: Heartbeat =
+    interval === undefined && timeout === undefined
+      ? { ...HEARTBEAT_DEFAULTS }
+      : { interval: interval ?? timeout! / 2, timeout: timeout ?? Math.min(interval! * 2, MAX_TIMEOUT) }
+  if (resolved.timeout < resolved.interval) throw invalidArgument('options.heartbeat.timeout', `at least options.heartbeat.interval (${resolved.interval} ms)`, resolved.timeout)
+  return resolved
 }
 
 /** The transport given to createPeer: an object with send, onMessage, onClose and close functions. */

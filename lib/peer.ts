@@ -10,7 +10,7 @@ import { BusyError, ChannelClosedError, type CloseInfo, ErrorCode, RpcError, Tim
 import type { Incoming } from './context.js'
 import { Hooks, type IncomingRequest, type Meta, type PeerHooks } from './hooks.js'
 import type { ExposeOptions, HandleOptions } from './namespace.js'
-import { checkTransport, type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
+import { checkTransport, HEARTBEAT_DEFAULTS, type Heartbeat, type PeerOptions, type ResolvedPeerOptions, resolvePeerOptions } from './options.js'
 import { type ErrorObject, type HelloParams, type Id, isId, isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from './protocol.js'
 import { createRemoteProxy } from './proxy.js'
 import { type Call, TransactionManager } from './transactions.js'
@@ -72,6 +72,8 @@ interface Held {
 const NO_TRANSFER: readonly Transferable[] = []
 /** Most messages in one batch: a turn that sends more sends several batches. */
 const MAX_BATCH = 1024
+/** Prefix of the heartbeat's ping ids: strings, so never the id of a call (calls count with numbers). */
+const PING_ID = 'ping:'
 const localClose = (): CloseInfo => ({ reason: 'closed by this side', local: true })
 
 /**
@@ -121,6 +123,15 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #received = 0
   #dropped = 0
   #connectTimer: ReturnType<typeof setTimeout> | undefined
+  /** The heartbeat's settings, or false when it is off (see HeartbeatOptions); its timer runs only while open. */
+  readonly #heartbeat: Heartbeat | false
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  /** Set by every message received, cleared by each heartbeat tick: the only cost of the heartbeat per message. */
+  #heard = false
+  /** Silence counted by heartbeat ticks (ms), whether a ping went out during it, and pings sent so far (their ids). */
+  #silent = 0
+  #pinged = false
+  #pings = 0
   /** Set by close(): later calls reject. */
   #closing: Promise<void> | undefined
   /** While close({ drain }) waits: ends the wait (the peer is closing now). */
@@ -130,6 +141,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     checkTransport(transport)
     this.#options = resolvePeerOptions(options)
     this.#transport = transport
+    // Left to the transport: on where the channel gives no close signal (a web MessagePort).
+    this.#heartbeat = this.#options.heartbeat ?? (transport.capabilities?.reportsClose === false ? { ...HEARTBEAT_DEFAULTS } : false)
     this.#jsonOnly = transport.capabilities?.structuredClone === false
     // Until the other side says hello, expect a treerpc peer if a handshake is expected.
     this.#mode = modeOf(this.#jsonOnly, this.#options.handshake)
@@ -579,6 +592,11 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     if (this.#state !== 'connecting') return
     this.#state = 'open'
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+    if (this.#heartbeat !== false) {
+      // Read at call time, so that fake timers reach it; never keeps a process alive.
+      this.#heartbeatTimer = setInterval(this.#beat, this.#heartbeat.interval)
+      if (typeof this.#heartbeatTimer === 'object') this.#heartbeatTimer.unref?.()
+    }
     const held = this.#held
     this.#held = []
     for (const { message, transfer, raw, rawMeta, mode, event } of held) {
@@ -612,8 +630,31 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.#events.emit('error', error)
   }
 
+  /**
+   * A heartbeat tick: nothing to do if something was received since the last one (so it costs nothing
+   * while messages flow); else a ping, and once the silence has lasted `timeout` with a ping out for at
+   * least one interval, the end of the peer, as if the channel had closed.
+   */
+  readonly #beat = (): void => {
+    if (this.#heartbeat === false || this.#state !== 'open') return
+    if (this.#heard) {
+      this.#heard = false
+      this.#silent = 0
+      this.#pinged = false
+      return
+    }
+    this.#silent += this.#heartbeat.interval
+    if (this.#pinged && this.#silent >= this.#heartbeat.timeout) {
+      return this.#shutdown({ reason: `the other side stopped answering (no message for ${this.#silent} ms; heartbeat)` }, true)
+    }
+    this.#pinged = true
+    this.#sendRaw({ jsonrpc: '2.0', id: `${PING_ID}${++this.#pings}`, method: Method.Ping })
+  }
+
   readonly #onMessage = (message: unknown): void => {
     if (this.#state === 'closed') return
+    // Any message at all, ours or the application's, shows the other side is there.
+    this.#heard = true
     if (Array.isArray(message)) return this.#onBatch(message)
     // Traffic that is not JSON-RPC belongs to the application sharing the channel: not ours to count.
     if (!isJsonRpc(message)) return
@@ -715,6 +756,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
 
   #onResponse(message: { [key: string]: unknown }, id: unknown): void {
     if (this.#state === 'connecting' && !this.#options.handshake) this.#open()
+    // A reply to a heartbeat ping (a result, or a plain peer's -32601): its arrival was all it had to say.
+    if (typeof id === 'string' && id.startsWith(PING_ID)) return
     const hasError = message.error !== undefined
     if ('result' in message && !hasError) {
       if (!this.#transactions.resolve(id, message.result)) this.#dropped++
@@ -735,6 +778,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #onRequest(id: Id, method: string, params: unknown, meta: unknown): void {
     // A plain JSON-RPC peer proves it is there by calling us; a treerpc peer always says hello first.
     if (this.#state === 'connecting') this.#open()
+    // The other side's heartbeat: answered here, never by a handler, and not subject to hooks or the pool.
+    if (method === Method.Ping) return void this.#sendRaw({ jsonrpc: '2.0', id, result: true })
     const ownMeta = isRecord(meta) ? meta : undefined
     if (this.#hooks.beforeHandle.length > 0 && !this.#admit(id, method, params, ownMeta)) return
     this.#dispatcher.request(id, method, params, ownMeta)
@@ -838,6 +883,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     // Whoever closes (the drain, its timeout, the other side), a drain in progress ends here.
     this.#endDrain?.()
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer)
     const wasOpen = this.#state === 'open'
     if (notify && wasOpen) this.#sendRaw({ jsonrpc: '2.0', method: Method.Close })
     this.#state = 'closed'

@@ -70,6 +70,11 @@ export const Method = {
   Close: 'rpc.close',
   /** Sent by a channel before it lets go, to learn when its writes are out; carries nothing, ignored. */
   Flush: 'rpc.flush',
+  /**
+   * The heartbeat's request, with a string id (`ping:<n>`) never used by a call: answered `true` by
+   * every treerpc peer (a plain JSON-RPC peer's -32601 serves as well); any reply is a sign of life.
+   */
+  Ping: 'rpc.ping',
   /** vscode-jsonrpc's (LSP's) cancel notification, accepted and sent to foreign peers. */
   ForeignCancel: '$/cancelRequest',
 } as const

@@ -43,8 +43,9 @@ export interface MessagePortTransportOptions {
  * `start()` where the port has one.
  *
  * A standard MessagePort says nothing when the other side goes away (browsers that support it fire
- * `close`, which is used); otherwise the peer learns of the end from treerpc's own close notice, and
- * calls to a vanished side end by their timeout.
+ * `close`, which is used); otherwise the peer learns of the end from treerpc's own close notice, or,
+ * for a side that vanished (a terminated worker, a removed iframe), from its heartbeat, which is on
+ * by default over this transport (`capabilities.reportsClose` is false).
  */
 export class MessagePortTransport extends BaseTransport {
   readonly capabilities = { structuredClone: true, transfer: true, reportsClose: false }
