@@ -6,6 +6,7 @@
  *   npm run bench -- --quick         under a minute, fewer calls and rounds
  *   npm run bench -- --smoke         a few seconds: proves every contender still runs (CI); numbers meaningless
  *   npm run bench -- --only latency  workloads whose id contains the text (latency:worker, pool:2, stream, leak...)
+ *   npm run bench -- --only browser  treerpc's bundle in Chromium, page ↔ worker (skipped with a note without Chromium)
  *   npm run bench -- --md out.md     also write the report as markdown
  *   npm run bench -- --no-pin        skip the second, pinned pass of the latency workloads
  *
@@ -22,6 +23,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runBrowserBench } from './browser.js'
 import { BirpcChild, BirpcWorker } from './contenders/birpc.js'
 import { ComlinkChild, ComlinkWorker } from './contenders/comlink.js'
 import { JsonRpcChild, JsonRpcWorker } from './contenders/jsonrpc.js'
@@ -447,6 +449,60 @@ async function runStream(): Promise<void> {
   printTable(stream, 'in-process, one StreamTransport per round', channel, size.rounds, rows, now() - started)
 }
 
+// ---- the browser (Chromium, page ↔ dedicated worker; bench/browser.ts) ----------------------------
+
+const browserLatency: Shape = {
+  id: 'browser',
+  title: 'Chromium: sequential round trip, page ↔ dedicated module worker (small call)',
+  primary: 'latency',
+  columns: [{ key: 'latency', label: 'µs/call' }],
+}
+const browserThroughput: Shape = {
+  id: 'browser',
+  title: `Chromium: ${DEPTH} calls in flight, page ↔ dedicated module worker (small call)`,
+  primary: 'perCall',
+  columns: [
+    { key: 'rate', label: 'calls/s', digits: 0 },
+    { key: 'perCall', label: 'µs/call' },
+  ],
+}
+
+/** The `browser` workload: measured inside a Chromium page, so no group; skipped with a note without Chromium. */
+async function runBrowser(): Promise<void> {
+  if (!selected(browserLatency, 'chromium')) return
+  const started = now()
+  let result: Awaited<ReturnType<typeof runBrowserBench>>
+  try {
+    result = await withDeadline(
+      runBrowserBench({ rounds: size.rounds, warm: size.warm, latency: size.latency, throughput: size.throughput, depth: DEPTH, value: SMALL }),
+      DEADLINE,
+      'browser workload',
+    )
+  } catch (error) {
+    result = { skipped: `failed: ${messageOf(error)}` }
+  }
+  if ('skipped' in result) {
+    out(`> browser:chromium skipped: ${result.skipped}`)
+    out()
+    if (result.skipped.startsWith('failed')) browserFailed = true
+    return
+  }
+  const ms = now() - started
+  const metrics = (key: 'latency' | 'perCall') => (r: { latency: number; perCall: number }): Metrics => ({ latency: r.latency, perCall: r.perCall, rate: 1e6 / r[key] })
+  const rows = (key: 'latency' | 'perCall'): EntryResult<Metrics>[] => [
+    { label: 'raw postMessage', raw: true, note: 'echo worker, replies matched by id', rounds: result.raw.map(metrics(key)) },
+    { label: 'raw postMessage, JSON-RPC envelope', raw: false, note: 'yardstick: the same echo, JSON-RPC shaped', rounds: result.envelope.map(metrics(key)) },
+    { label: 'treerpc (bundle)', raw: false, note: 'dist/browser/treerpc.js', rounds: result.treerpc.map(metrics(key)) },
+  ]
+  const title = `${result.version}, headless`
+  for (const [shape, channel, key] of [[browserLatency, 'chromium', 'latency'], [browserThroughput, 'chromium-64', 'perCall']] as const) {
+    const list = rows(key)
+    done.push({ workload: shape, channel, rows: list })
+    printTable(shape, title, channel, size.rounds, list, ms)
+  }
+}
+let browserFailed = false
+
 function aggregate(row: EntryResult<Metrics>, key: string): number {
   return median(row.rounds.map((m) => m[key]).filter((v): v is number => typeof v === 'number'))
 }
@@ -652,7 +708,7 @@ function find(workloadId: string, channel: string, prefix: string): { value: num
   return { value: aggregate(row, d.workload.primary), raw: raw === undefined ? NaN : aggregate(raw, d.workload.primary) }
 }
 
-const UNITS: Record<string, string> = { median: 'µs', perCall: 'µs/call', perMsg: 'µs/msg', perFrame: 'ms/frame' }
+const UNITS: Record<string, string> = { median: 'µs', latency: 'µs', perCall: 'µs/call', perMsg: 'µs/msg', perFrame: 'ms/frame' }
 
 function loadavg(): string {
   return os.loadavg().map((load) => load.toFixed(2)).join(' / ') + ' (1 / 5 / 15 min)'
@@ -720,6 +776,8 @@ function printTargets(): void {
   ratioTarget('64 KB object: child json', 'object', 'ipc-json', 1.05)
   ratioTarget('64 KB object: child advanced', 'object', 'ipc-advanced', 1.05)
   ratioTarget('1 MiB binary transferred: worker_threads', 'binary', 'worker', 1.3)
+  ratioTarget('Chromium page ↔ worker: sequential latency (issue 10)', 'browser', 'chromium', 1.1)
+  ratioTarget('Chromium page ↔ worker: 64 in flight, time per call (issue 10)', 'browser', 'chromium-64', 1.3)
   const treePool = find('pool', '2', 'treerpc')
   const piscina = find('pool', '2', 'piscina')
   if (treePool !== undefined && piscina !== undefined) {
@@ -755,7 +813,7 @@ function printTargets(): void {
     verdicts.push({ target: 'leak check', measured: leakError, limit: '', met: false, by: '' })
   }
   if (verdicts.length === 0) return
-  out('## Targets (issues 5 and 13), treerpc, medians of this run')
+  out('## Targets (issues 5, 10 and 13), treerpc, medians of this run')
   out()
   out(
     table(
@@ -783,6 +841,7 @@ async function main(): Promise<void> {
   out()
   for (const group of groups) await runGroup(group)
   await runStream()
+  await runBrowser()
   if (pinned) {
     if (jsonPath !== undefined) writeFileSync(jsonPath, JSON.stringify(pinnedOutput))
     return
@@ -794,7 +853,7 @@ async function main(): Promise<void> {
   out(`Total time: ${((now() - started) / 1000).toFixed(1)} s; load average at the end: ${loadavg()}`)
   // Peers may fail (their rows say why); treerpc failing fails the run, so CI notices.
   const treerpcFailures = done.flatMap((d) => d.rows.filter((row) => row.label.startsWith('treerpc') && row.error !== undefined))
-  if (treerpcFailures.length > 0 || leakError !== undefined) process.exitCode = 1
+  if (treerpcFailures.length > 0 || leakError !== undefined || browserFailed) process.exitCode = 1
   if (mdPath !== undefined) writeFileSync(mdPath, report.join('\n') + '\n')
 }
 
