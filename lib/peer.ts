@@ -72,6 +72,8 @@ interface Held {
 const NO_TRANSFER: readonly Transferable[] = []
 /** Most messages in one batch: a turn that sends more sends several batches. */
 const MAX_BATCH = 1024
+/** About the most characters of strings one batch carries; a larger message goes at once. */
+const MAX_BATCH_WEIGHT = 64 * 1024
 /** Prefix of the heartbeat's ping ids: strings, so never the id of a call (calls count with numbers). */
 const PING_ID = 'ping:'
 const localClose = (): CloseInfo => ({ reason: 'closed by this side', local: true })
@@ -109,6 +111,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #batching = false
   #outbox: object[] = []
   #outboxTransfer: Transferable[] = []
+  /** About how large the queued messages are (string lengths): a batch stays under MAX_BATCH_WEIGHT. */
+  #outboxWeight = 0
   #flushQueued = false
   /** Replies owed to a plain peer's batches, by request id; and the batch being read now. */
   readonly #collectors = new Map<Id, BatchReplies>()
@@ -447,7 +451,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     transfer ??= marked
     if (this.#state === 'open') {
       // Only arguments that cannot change before the batch is serialized may wait for it.
-      this.#transmit(message, transfer ?? NO_TRANSFER, meta === undefined && allPrimitive(message.params))
+      this.#transmit(message, transfer ?? NO_TRANSFER, meta === undefined ? weightOf(message.params) : -1)
     } else {
       this.#held.push({ message, transfer, raw: params, rawMeta: meta, mode, event })
     }
@@ -492,7 +496,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
    * batches, messages of the same turn go out together as one JSON-RPC batch when there are several
    * (see #flush); otherwise, and for a lone message, as they are. Throws only when unbatched.
    */
-  #transmit(message: object, transfer: readonly Transferable[], deferrable: boolean): void {
+  #transmit(message: object, transfer: readonly Transferable[], weight: number): void {
     this.#sent++
     if (this.#hooks.trace.length > 0) this.#hooks.traceMessage('out', message)
     if (!this.#batching) return this.#transport.send(message, transfer)
@@ -500,7 +504,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     if (transfer.length > 0) this.#outboxTransfer.push(...transfer)
     // A batch is serialized when it goes: a message holding objects of the application's (which it
     // could still change in this turn), or moving buffers, goes now, with what was queued before it.
-    if (!deferrable || transfer.length > 0 || this.#outbox.length >= MAX_BATCH) this.#flush()
+    // Bounded too in size (strings counted by length), so that batching never builds one huge message.
+    if (weight < 0 || transfer.length > 0 || this.#outbox.length >= MAX_BATCH || (this.#outboxWeight += weight) > MAX_BATCH_WEIGHT) this.#flush()
     else if (!this.#flushQueued) {
       this.#flushQueued = true
       queueMicrotask(this.#flush)
@@ -514,6 +519,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
    */
   readonly #flush = (): void => {
     this.#flushQueued = false
+    this.#outboxWeight = 0
     const batch = this.#outbox
     if (batch.length === 0) return
     const transfer = this.#outboxTransfer.length > 0 ? this.#outboxTransfer : NO_TRANSFER
@@ -574,9 +580,9 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #sendRaw(message: object, transfer: readonly Transferable[] = NO_TRANSFER): unknown {
     if (this.#state === 'closed') return undefined
     if ((this.#collectors.size > 0 || this.#collecting !== undefined) && this.#collect(message)) return undefined
-    const deferrable = transfer.length === 0 && isOwnMessage(message)
+    const weight = transfer.length === 0 ? ownMessageWeight(message) : -1
     try {
-      this.#transmit(message, transfer, deferrable)
+      this.#transmit(message, transfer, weight)
       return undefined
     } catch (error) {
       return error ?? new Error('send failed')
@@ -606,7 +612,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       try {
         // The hello told how the channel serializes and who is at the other end: encode again if it changed.
         if (mode !== this.#mode) this.#encodeInto(message, raw, this.#mode, event, rawMeta)
-        this.#transmit(message, transfer ?? NO_TRANSFER, false)
+        this.#transmit(message, transfer ?? NO_TRANSFER, -1)
       } catch (error) {
         if (id !== undefined) this.#transactions.reject(id, unsendable(`Arguments of "${message.method}" could not be sent`, error))
         else this.#error(unsendable(`Notification "${message.method}" could not be sent`, error))
@@ -719,7 +725,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     const replies = collector.replies
     collector.replies = []
     try {
-      this.#transmit(replies, NO_TRANSFER, false)
+      this.#transmit(replies, NO_TRANSFER, -1)
     } catch (error) {
       this.#sendFailed(replies, error)
     }
@@ -936,25 +942,31 @@ function unsendable(message: string, cause: unknown): RpcError {
   return new RpcError(`${message}: ${messageOf(cause)}`, ErrorCode.Unsendable, { cause })
 }
 
-/** True for params that hold no object: nothing in them can change before a batch is serialized. */
-function allPrimitive(params: unknown): boolean {
-  if (!Array.isArray(params)) return false
+/**
+ * How much params weigh in a batch (string lengths, 8 for any other primitive), or -1 when they hold
+ * an object: objects can still change before a batch is serialized, so such a message goes at once.
+ */
+function weightOf(params: unknown): number {
+  if (!Array.isArray(params)) return -1
+  let weight = 0
   for (let i = 0; i < params.length; i++) {
     const value: unknown = params[i]
-    if (typeof value === 'object' && value !== null) return false
+    if (typeof value === 'string') weight += value.length
+    else if (typeof value === 'object' && value !== null) return -1
+    else weight += 8
   }
-  return true
+  return weight
 }
 
 /**
- * True for a reply or protocol message built by treerpc that holds no object of the application's:
- * a primitive result, a protocol error, a cancel or close notice. Such messages may wait for the batch.
+ * The batch weight of a reply or protocol message built by treerpc that holds no object of the
+ * application's (a primitive result, a protocol error, a cancel or close notice); -1 for any other.
  */
-function isOwnMessage(message: object): boolean {
+function ownMessageWeight(message: object): number {
   const m = message as { method?: unknown; result?: unknown; error?: { data?: unknown }; params?: unknown }
-  if ('result' in m) return typeof m.result !== 'object' || m.result === null
-  if (m.error !== undefined) return m.error.data === undefined
-  return typeof m.method === 'string' && m.method.startsWith('rpc.') && m.method !== Method.Event
+  if ('result' in m) return typeof m.result === 'string' ? m.result.length : typeof m.result !== 'object' || m.result === null ? 8 : -1
+  if (m.error !== undefined) return m.error.data === undefined ? 64 : -1
+  return typeof m.method === 'string' && m.method.startsWith('rpc.') && m.method !== Method.Event ? 32 : -1
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
