@@ -79,9 +79,22 @@ export class Deadlines {
     return deadline
   }
 
-  /** The entry settled: it will be skipped. The last one clears the timer and every queue. */
+  /**
+   * The entry settled: it will be skipped. The last one empties every queue but leaves the timer
+   * armed: sequential calls would otherwise clear and re-arm it once each (about 0.3 µs in Node,
+   * 10 µs in Chromium). Armed with nothing to expire, it fires once and is not re-armed; it never
+   * keeps a process alive, and {@link clear} ends it when the peer closes.
+   */
   delete(): void {
     if (--this.#live > 0) return
+    this.#live = 0
+    this.#queues.clear()
+    this.#lastQueue = undefined
+    this.#lastTimeout = -1
+  }
+
+  /** Ends the timer and every queue (the peer closed). */
+  clear(): void {
     this.#live = 0
     this.#queues.clear()
     this.#lastQueue = undefined

@@ -169,6 +169,7 @@ export class TransactionManager {
   /** Rejects every pending call with the same error (the channel closed). */
   rejectAll(error: unknown): void {
     for (const call of this.#pending.values()) this.#retire(call, 'rejected', error)
+    this.#deadlines.clear()
   }
 
   /**

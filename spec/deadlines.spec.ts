@@ -52,7 +52,7 @@ describe('deadlines (one timer for many calls)', () => {
     expect(clock.countTimers()).to.equal(0)
   })
 
-  it('never expires a settled entry, and clears the timer when the last one settles', () => {
+  it('never expires a settled entry; when the last one settles the timer stays armed, fires once for nothing, and clear() ends it', () => {
     const { deadlines, expired, add, settle } = setup()
     add(1, 100)
     add(2, 100)
@@ -62,6 +62,16 @@ describe('deadlines (one timer for many calls)', () => {
     expect(expired).to.deep.equal([2])
     add(3, 100)
     settle(3)
+    // Left armed, so that sequential calls do not clear and re-arm it once each.
+    expect(clock.countTimers()).to.equal(1)
+    add(4, 100) // reuses it: no second timer
+    expect(clock.countTimers()).to.equal(1)
+    settle(4)
+    clock.tick(100)
+    expect(expired).to.deep.equal([2])
+    expect(clock.countTimers()).to.equal(0)
+    add(5, 100)
+    deadlines.clear()
     expect(clock.countTimers()).to.equal(0)
   })
 
