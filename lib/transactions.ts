@@ -147,6 +147,8 @@ export class TransactionManager {
   /** Fails a call that was never sent (unsendable arguments, closed channel). */
   fail(call: Call<unknown>, error: unknown): void {
     if (call.state === 'pending') this.#retire(call, 'rejected', error)
+    // A call that never went out leaves no timer armed for it.
+    if (this.#pending.size === 0) this.#deadlines.clear()
   }
 
   /** @internal */
