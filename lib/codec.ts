@@ -140,7 +140,7 @@ function isPlainPrimitive(value: unknown, clone: boolean): boolean {
 function scan(value: object, clone: boolean, depth: number): boolean {
   if (depth > SCAN_DEPTH) return false
   if (hasMarks()) {
-    const marked = takeMark(value, true)
+    const marked = takeMark(value)
     if (marked !== undefined) (scanned ??= []).push(...marked)
   }
   if (Array.isArray(value)) {
@@ -302,7 +302,7 @@ export class Encoder {
       throw new UnsendableValue('a cycle (the value contains itself) cannot be sent as JSON to a plain JSON-RPC peer')
     }
     if (hasMarks()) {
-      const marked = takeMark(value, true)
+      const marked = takeMark(value)
       if (marked !== undefined && !json) (this.transfer ??= []).push(...marked)
     }
     const out = this.#build(value, depth)

@@ -34,10 +34,10 @@ export function hasMarks(): boolean {
   return unsent > 0
 }
 
-/** @internal What `value` is marked to transfer; with `take`, the mark is used up. */
-export function takeMark(value: object, take: boolean): readonly Transferable[] | undefined {
+/** @internal What `value` is marked to transfer, using the mark up (a value is moved once). */
+export function takeMark(value: object): readonly Transferable[] | undefined {
   const list = marks.get(value)
-  if (take && list !== undefined) {
+  if (list !== undefined) {
     marks.delete(value)
     unsent--
   }
