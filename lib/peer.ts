@@ -451,7 +451,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     transfer ??= marked
     if (this.#state === 'open') {
       // Only arguments that cannot change before the batch is serialized may wait for it.
-      this.#transmit(message, transfer ?? NO_TRANSFER, meta === undefined ? weightOf(message.params) : -1)
+      this.#transmit(message, transfer ?? NO_TRANSFER, this.#batching && meta === undefined ? weightOf(message.params) : -1)
     } else {
       this.#held.push({ message, transfer, raw: params, rawMeta: meta, mode, event })
     }
@@ -580,7 +580,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #sendRaw(message: object, transfer: readonly Transferable[] = NO_TRANSFER): unknown {
     if (this.#state === 'closed') return undefined
     if ((this.#collectors.size > 0 || this.#collecting !== undefined) && this.#collect(message)) return undefined
-    const weight = transfer.length === 0 ? ownMessageWeight(message) : -1
+    const weight = this.#batching && transfer.length === 0 ? ownMessageWeight(message) : -1
     try {
       this.#transmit(message, transfer, weight)
       return undefined
@@ -668,9 +668,10 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   }
 
   /**
-   * A JSON-RPC batch: each element is handled as its own message, in order. An array is a batch when
-   * it is empty or holds at least one JSON-RPC object; any other array is the application's own
-   * traffic on a shared channel, left alone. A plain JSON-RPC peer gets the replies to its batch's
+   * A JSON-RPC batch: each element is handled as its own message, in order. From a plain JSON-RPC
+   * peer every array is a batch (an empty or invalid one is answered as the spec says); from a treerpc
+   * peer, an array holding no JSON-RPC object is the application's own traffic on a shared channel,
+   * left alone. A plain JSON-RPC peer gets the replies to its batch's
    * requests back as one batch, once all are done (JSON-RPC 2.0, section 6); a treerpc peer gets them
    * batched by turn, as everything else.
    */
