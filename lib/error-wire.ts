@@ -1,7 +1,7 @@
 import { serializeError } from 'serialize-error'
 import { type Mode, Encoder, UNSAFE_FIELDS } from './codec.js'
 import { show } from './describe.js'
-import { BusyError, ErrorCode, MethodNotFoundError, RemoteError, type RpcError } from './errors.js'
+import { BusyError, ChannelClosedError, ErrorCode, MethodNotFoundError, RemoteError, type RpcError } from './errors.js'
 import { type ErrorObject, WireCode } from './protocol.js'
 
 /** How deep serialized errors (custom fields, cause chains) may go for plain JSON-RPC peers. */
@@ -69,6 +69,8 @@ export function fromErrorObject(error: ErrorObject, path: string): RpcError {
       return new MethodNotFoundError(message, path)
     case WireCode.Busy:
       return new BusyError(message)
+    case WireCode.ChannelClosed:
+      return new ChannelClosedError(message)
     case WireCode.HandlerError:
       if (isRecord(error.data)) return revive(error.data, 0)
       break

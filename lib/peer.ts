@@ -55,7 +55,7 @@ export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['open', 'close', '
 
 type Listener = (...args: any[]) => void
 
-type Outgoing = { jsonrpc: '2.0'; id?: number; method: string; params?: unknown; meta?: unknown; [TAG]?: 1 }
+type Outgoing = { jsonrpc: '2.0'; id?: number; method: string; params?: unknown; meta?: unknown; ttl?: number; [TAG]?: 1 }
 
 /** A message made before the handshake, encoded for the channel as it was then expected to be. */
 interface Held {
@@ -416,7 +416,10 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
         return call
       }
       try {
-        this.#send({ jsonrpc: '2.0', id: call.id, method: call.path }, paramsOf(args), options?.transfer, undefined, meta)
+        const request: Outgoing = { jsonrpc: '2.0', id: call.id, method: call.path }
+        // A channel that can expire queued messages (a broker) is told each call's timeout.
+        if (this.#transport.capabilities?.expiry === true && call.timeout > 0) request.ttl = call.timeout
+        this.#send(request, paramsOf(args), options?.transfer, undefined, meta)
       } catch (error) {
         this.#transactions.fail(call, unsendable(`Arguments of "${path}" could not be sent`, error))
       }

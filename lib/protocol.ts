@@ -58,6 +58,11 @@ export const WireCode = {
   Busy: -32001,
   /** The handler's result could not be sent back. */
   Unsendable: -32002,
+  /**
+   * The call was lost with the side that took it (a broker member that died mid-call): it may or may
+   * not have run. Revived as ChannelClosedError.
+   */
+  ChannelClosed: -32003,
   /** LSP's RequestCancelled, sent only to peers that cancel with `$/cancelRequest`. */
   RequestCancelled: -32800,
 } as const

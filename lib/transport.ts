@@ -47,6 +47,11 @@ export interface TransportCapabilities {
    * heartbeat by default, so that pending calls still end.
    */
   readonly reportsClose?: boolean
+  /**
+   * True when the channel can drop a call that waits too long before it reaches a handler (a broker's
+   * per-message expiry): requests then carry `ttl`, the call's timeout in ms, for the transport to take off.
+   */
+  readonly expiry?: boolean
 }
 
 /** A way to send a request and block until its reply: worker_threads only (SharedArrayBuffer + Atomics). */
