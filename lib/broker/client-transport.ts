@@ -95,8 +95,9 @@ export class ClientTransport implements Transport {
     if (this.#closed) return
     const m = message as { id?: unknown; method?: string; params?: { id?: unknown }; ttl?: number }
     if (m.method === Method.Cancel) return this.#cancel(m.params?.id)
-    // The rest of the protocol (hello, close, flush, ping) has nobody to go to; members take no responses.
-    if (m.method === undefined || m.method.startsWith('rpc.')) return
+    // The rest of the protocol (hello, close, flush) has nobody to go to; members take no responses. A
+    // call to a reserved path goes, to be refused by the member like any unknown path.
+    if (m.method === undefined || (m.id === undefined && m.method.startsWith('rpc.'))) return
     const ttl = m.ttl
     delete m.ttl
     const outbound: Outbound = { id: m.id, body: JSON.stringify(m), at: Date.now(), ttl }

@@ -109,8 +109,13 @@ export class MemberTransport implements Transport {
     if (message.method === Method.Cancel) {
       const id = (message.params as { id?: unknown } | undefined)?.id
       const key = `${received.from}/${String(id)}`
-      if (this.#taken.has(key)) this.#onMessage?.({ jsonrpc: '2.0', method: Method.Cancel, params: { id: key } })
-      else this.#remember(key)
+      const taken = this.#taken.get(key)
+      if (taken === undefined) return this.#remember(key)
+      // The caller has given up and no reply will be sent: the delivery is done with now. (Its handler
+      // may run on until it heeds its signal; a next delivery waits for its slot in the dispatcher.)
+      this.#abort(key)
+      taken.delivery.ack()
+      if (this.#taken.size === 0) this.#idle?.()
     } else if (message.method === MEMBERS && received.replyTo !== undefined && received.from !== undefined) {
       this.#link?.sendReply(received.replyTo, JSON.stringify({ jsonrpc: '2.0', id: message.id, result: info() }), received.from)
     }
