@@ -167,6 +167,20 @@ describe('broker: services on a real RabbitMQ (treerpc/amqp)', function () {
       expect(early).to.equal('served')
     })
 
+    it('fails an oversize call at once and an oversize reply at its caller, and the connection goes on', async () => {
+      const name = service()
+      await (await connect()).serve(name, { big: (n: number) => 'x'.repeat(n), len: (s: string) => s.length }, { maxMessageSize: 1000 })
+      const client = (await connect()).client(name, { maxMessageSize: 1000 })
+      const inFlight = client.call('len', ['ok'])
+      const tooBig = await client.call('len', ['y'.repeat(2000)]).catch((e: unknown) => e)
+      expect(tooBig).to.have.property('code', 'RPC_MESSAGE_TOO_LARGE')
+      const bigReply = await client.call('big', [2000]).catch((e: unknown) => e)
+      expect(bigReply).to.have.property('code', 'RPC_UNSENDABLE')
+      expect((bigReply as Error).message).to.match(/maxMessageSize/)
+      expect(await inFlight).to.equal(2)
+      expect(await client.call('big', [10])).to.equal('x'.repeat(10))
+    })
+
     it('refuses a member whose maxQueue differs from the service queue it joins', async () => {
       const name = service()
       await (await connect()).serve(name, { a: () => 1 }, { maxQueue: 10 })

@@ -2,6 +2,7 @@ import { BusyError, type CloseInfo } from '../errors.js'
 import { Method, PROTOCOL_VERSION, WireCode } from '../protocol.js'
 import type { Transport } from '../transport.js'
 import type { BrokerLink, Received } from './adapter.js'
+import { checkSize } from './size.js'
 
 /** A message waiting for a connection, or for a member to declare the service's queue. */
 interface Outbound {
@@ -31,6 +32,7 @@ export class ClientTransport implements Transport {
   readonly #service: string
   readonly #from: string
   readonly #problem: (error: Error) => void
+  readonly #maxMessageSize: number
   #link: BrokerLink | undefined
   #onMessage: ((message: unknown) => void) | undefined
   #onClose: ((info: CloseInfo) => void) | undefined
@@ -40,8 +42,9 @@ export class ClientTransport implements Transport {
   readonly #retries = new Set<ReturnType<typeof setTimeout>>()
   #closed = false
 
-  constructor(service: string, from: string, problem: (error: Error) => void) {
+  constructor(service: string, from: string, maxMessageSize: number, problem: (error: Error) => void) {
     this.#service = service
+    this.#maxMessageSize = maxMessageSize
     this.#from = from
     this.#problem = problem
   }
@@ -100,7 +103,9 @@ export class ClientTransport implements Transport {
     if (m.method === undefined || (m.id === undefined && m.method.startsWith('rpc.'))) return
     const ttl = m.ttl
     delete m.ttl
-    const outbound: Outbound = { id: m.id, body: JSON.stringify(m), at: Date.now(), ttl }
+    const body = JSON.stringify(m)
+    checkSize(body, this.#maxMessageSize, `The call to "${this.#service}.${m.method}"`)
+    const outbound: Outbound = { id: m.id, body, at: Date.now(), ttl }
     if (this.#link !== undefined) return this.#publish(outbound)
     if (this.#waiting.length >= MAX_WAITING) throw new BusyError(`${MAX_WAITING} messages to "${this.#service}" are already waiting for the broker connection`)
     this.#waiting.push(outbound)

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3'
 import { nanoid } from 'nanoid'
 import type { ByName } from '../by-name.js'
-import { checkNonNegative, checkOptions, optional } from '../check.js'
+import { checkNonNegative, checkOptions, checkPositiveInteger, optional } from '../check.js'
 import { ChannelClosedError } from '../errors.js'
 import type { PeerHooks } from '../hooks.js'
 import { type CallOptions, Peer } from '../peer.js'
@@ -11,6 +11,7 @@ import type { BrokerLink, Received, Subscription } from './adapter.js'
 import { ClientTransport } from './client-transport.js'
 import type { Party } from './connect.js'
 import { MEMBERS } from './member-transport.js'
+import { MAX_MESSAGE_SIZE } from './size.js'
 import type { MemberInfo } from './member.js'
 
 /** How every answer to a `members()` query begins (members write it with JSON.stringify). */
@@ -23,6 +24,8 @@ export interface ClientOptions {
   hooks?: PeerHooks
   /** How long `members()` waits for every member to answer, in ms. Default 1000. */
   membersTimeout?: number
+  /** Largest call, in bytes (UTF-8 JSON); a larger one fails at once with RPC_MESSAGE_TOO_LARGE. Default 64 MiB. */
+  maxMessageSize?: number
 }
 
 /**
@@ -44,6 +47,7 @@ export class ServiceClient<Api extends object = any> implements Party {
   readonly #queries = new Map<string, (message: { result?: unknown }) => void>()
   #queryCount = 0
   #link: BrokerLink | undefined
+  readonly #waiters: ((link: BrokerLink | undefined) => void)[] = []
   #events: Subscription | undefined
   #leave: (() => void) | undefined
   #closed = false
@@ -52,9 +56,10 @@ export class ServiceClient<Api extends object = any> implements Party {
   constructor(service: string, options: ClientOptions, routes: Map<string, (message: Received) => void>) {
     checkOptions('options', options)
     optional(checkNonNegative, 'options.membersTimeout', options.membersTimeout)
+    optional(checkPositiveInteger, 'options.maxMessageSize', options.maxMessageSize)
     this.service = service
     this.#membersTimeout = options.membersTimeout ?? 1000
-    this.#transport = new ClientTransport(service, this.id, (error) => this.#errors.emit('error', error))
+    this.#transport = new ClientTransport(service, this.id, options.maxMessageSize ?? MAX_MESSAGE_SIZE, (error) => this.#errors.emit('error', error))
     this.#peer = new Peer<Api>(this.#transport, { timeout: options.timeout, hooks: options.hooks, concurrency: 1, maxQueue: 1 })
     this.remote = this.#peer.remote
     this.#routes = routes
@@ -86,8 +91,8 @@ export class ServiceClient<Api extends object = any> implements Party {
   /** The members serving now, each as it reports itself; asks them all and waits for every answer (or `membersTimeout`). */
   async members(): Promise<MemberInfo[]> {
     this.#assertOpen()
-    const link = this.#link
-    if (link === undefined) throw new ChannelClosedError(`Cannot list the members of "${this.service}"`, { reason: 'the broker is disconnected' })
+    const link = this.#link ?? (await this.#linked(this.#membersTimeout))
+    if (link === undefined) throw new ChannelClosedError(`Cannot list the members of "${this.service}"`, { reason: 'not connected to the broker' })
     const expected = await link.countMembers(this.service)
     if (expected === 0) return []
     const id = `members:${++this.#queryCount}`
@@ -126,6 +131,22 @@ export class ServiceClient<Api extends object = any> implements Party {
     this.#events = await link.hearEvents(this.service, (message) => this.#event(message))
     this.#link = link
     this.#transport.attach(link)
+    for (const waiter of this.#waiters.splice(0)) waiter(link)
+  }
+
+  /** The link once this client is set up on it (now, or after connecting), or undefined after `ms`. */
+  #linked(ms: number): Promise<BrokerLink | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(done), 1)
+        resolve(undefined)
+      }, ms)
+      const done = (link: BrokerLink | undefined): void => {
+        clearTimeout(timer)
+        resolve(link)
+      }
+      this.#waiters.push(done)
+    })
   }
 
   /** @internal */
@@ -135,6 +156,7 @@ export class ServiceClient<Api extends object = any> implements Party {
     this.#events = undefined
     if (error !== undefined) return this.#transport.detach(error)
     this.#closed = true
+    for (const waiter of this.#waiters.splice(0)) waiter(undefined)
     this.#routes.delete(this.id)
     void this.#peer.close()
   }

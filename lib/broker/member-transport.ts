@@ -2,6 +2,7 @@ import type { CloseInfo } from '../errors.js'
 import { isJsonRpc, Method, PROTOCOL_VERSION, WireCode } from '../protocol.js'
 import type { Transport } from '../transport.js'
 import type { BrokerLink, Delivery, Received, Subscription } from './adapter.js'
+import { checkSize } from './size.js'
 
 /** A call this member took and has not answered. */
 interface Taken {
@@ -28,6 +29,7 @@ export class MemberTransport implements Transport {
   readonly #service: string
   readonly #idempotent: (path: string) => boolean
   readonly #problem: (error: Error) => void
+  readonly #maxMessageSize: number
   readonly #taken = new Map<string, Taken>()
   /** Cancels that came before their call, by local id, with when to forget them. */
   readonly #cancelled = new Map<string, number>()
@@ -38,8 +40,9 @@ export class MemberTransport implements Transport {
   #idle: (() => void) | undefined
   #closed = false
 
-  constructor(service: string, idempotent: (path: string) => boolean, problem: (error: Error) => void) {
+  constructor(service: string, idempotent: (path: string) => boolean, maxMessageSize: number, problem: (error: Error) => void) {
     this.#service = service
+    this.#maxMessageSize = maxMessageSize
     this.#idempotent = idempotent
     this.#problem = problem
   }
@@ -125,7 +128,11 @@ export class MemberTransport implements Transport {
     if (this.#closed) return
     const m = message as { [key: string]: unknown }
     if (typeof m.method === 'string') {
-      if (m.method === Method.Event) return this.#link?.sendEvent(this.#service, JSON.stringify(m))
+      if (m.method === Method.Event) {
+        const body = JSON.stringify(m)
+        checkSize(body, this.#maxMessageSize, `The event "${String((m.params as unknown[])[0])}"`)
+        return this.#link?.sendEvent(this.#service, body)
+      }
       // The rest of the protocol (hello, close, flush, ping) has nobody to go to.
       if (m.method.startsWith('rpc.')) return
       throw new Error(`A member of "${this.#service}" cannot call its clients ("${m.method}")`)
@@ -133,11 +140,15 @@ export class MemberTransport implements Transport {
     const key = m.id as string
     const taken = this.#taken.get(key)
     if (taken === undefined) return // answered already, or taken on a connection that is gone
-    this.#taken.delete(key)
     if (taken.id !== undefined) {
       m.id = taken.id
-      if (taken.delivery.replyTo !== undefined) this.#link?.sendReply(taken.delivery.replyTo, JSON.stringify(m), taken.delivery.from ?? '')
-    } else if (m.error !== undefined) {
+      const body = JSON.stringify(m)
+      m.id = key
+      // Too large: thrown before anything changes, so that the dispatcher sends an error reply instead.
+      checkSize(body, this.#maxMessageSize, 'The reply')
+      this.#taken.delete(key)
+      if (taken.delivery.replyTo !== undefined) this.#link?.sendReply(taken.delivery.replyTo, body, taken.delivery.from ?? '')
+    } else if (this.#taken.delete(key) && m.error !== undefined) {
       this.#problem(Object.assign(new Error(`A notification handler of "${this.#service}" failed: ${(m.error as { message?: string }).message}`), { data: (m.error as { data?: unknown }).data }))
     }
     taken.delivery.ack()

@@ -8,6 +8,7 @@ import { Peer } from '../peer.js'
 import type { BrokerLink, Subscription } from './adapter.js'
 import type { Party } from './connect.js'
 import { MemberTransport } from './member-transport.js'
+import { MAX_MESSAGE_SIZE } from './size.js'
 
 export interface ServeOptions {
   /** Most calls this member runs at once: also the broker's prefetch for it. Default 64. */
@@ -28,6 +29,8 @@ export interface ServeOptions {
   hooks?: PeerHooks
   /** `'minimal'` sends only name, message and code of handler errors. Default `'full'`. */
   errorDetail?: 'full' | 'minimal'
+  /** Largest reply or event, in bytes (UTF-8 JSON); a larger reply fails its call with RPC_UNSENDABLE. Default 64 MiB. */
+  maxMessageSize?: number
 }
 
 /** What `client.members()` reports of each live member. */
@@ -67,6 +70,7 @@ export class Member implements Party {
     const concurrency = options.concurrency ?? 64
     checkPositiveInteger('options.concurrency', concurrency)
     optional(checkPositiveInteger, 'options.maxQueue', options.maxQueue)
+    optional(checkPositiveInteger, 'options.maxMessageSize', options.maxMessageSize)
     const idempotent = options.idempotent ?? false
     if (typeof idempotent !== 'boolean' && !(Array.isArray(idempotent) && idempotent.every((path) => typeof path === 'string'))) {
       throw invalidArgument('options.idempotent', 'an array of paths or a boolean', idempotent)
@@ -76,7 +80,7 @@ export class Member implements Party {
     this.service = service
     this.#concurrency = concurrency
     this.#maxQueue = options.maxQueue
-    this.#transport = new MemberTransport(service, idempotent === true ? () => true : (path) => paths.has(path), (error) => brokerEvents.emit('error', error))
+    this.#transport = new MemberTransport(service, idempotent === true ? () => true : (path) => paths.has(path), options.maxMessageSize ?? MAX_MESSAGE_SIZE, (error) => brokerEvents.emit('error', error))
     this.#peer = new Peer(this.#transport, {
       concurrency,
       // Never used: the broker's prefetch keeps deliveries within `concurrency`.
