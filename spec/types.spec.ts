@@ -23,6 +23,7 @@ import {
   spawnWorker,
   type WorkerHandle,
 } from '../lib/index.js'
+import type { Broker } from '../lib/amqp.js'
 import { pair, ticks, track } from './helpers.js'
 
 /** True when A and B are the same type (not merely assignable either way). */
@@ -483,6 +484,16 @@ function broadcastChecks(pool: Pool<Holes>, untyped: Pool): void {
   expectType<Promise<PromiseSettledResult<number>[]>>(untyped.broadcast<number>('x.y'))
 }
 
+/** A broker client's proxy is typed like a peer's (treerpc/amqp). */
+function brokerChecks(broker: Broker): void {
+  const images = broker.client<ChildApi>('images')
+  assertType<Equal<typeof images.remote, RemoteOf<ChildApi>>>()
+  // @ts-expect-error not a path of the service's API
+  void images.remote.nowhere
+  const untyped = broker.client('images')
+  void untyped.remote.any.path.at.all()
+}
+
 describe('types', () => {
   it('compiles the type tests and calls through a typed remote', async () => {
     expect(typeChecks).to.be.a('function')
@@ -494,7 +505,7 @@ describe('types', () => {
   })
 
   it('compiles the checks of each type hole (issue 12)', () => {
-    const checks = [overloadChecks, genericChecks, builtInChecks, unreachableChecks, shapeChecks, blockingChecks, eventChecks, eventPassThroughChecks, broadcastChecks]
+    const checks = [overloadChecks, genericChecks, builtInChecks, unreachableChecks, shapeChecks, blockingChecks, eventChecks, eventPassThroughChecks, broadcastChecks, brokerChecks]
     for (const check of checks) {
       expect(check).to.be.a('function')
     }

@@ -13,6 +13,8 @@ interface Taken {
 
 /** How long a cancel for a call not (yet) seen here is remembered: a queued call arriving later never runs. */
 const CANCEL_MEMORY = 60_000
+/** Most such cancels remembered: a flood of them forgets the oldest first. */
+const MAX_CANCELS = 100_000
 
 /**
  * The member's side of a service, as a Transport under an ordinary Peer (whose dispatcher, namespace,
@@ -190,7 +192,7 @@ export class MemberTransport implements Transport {
     const now = Date.now()
     // Insertion order is expiry order: forget from the front.
     for (const [old, until] of this.#cancelled) {
-      if (until > now) break
+      if (until > now && this.#cancelled.size < MAX_CANCELS) break
       this.#cancelled.delete(old)
     }
     this.#cancelled.set(key, now + CANCEL_MEMORY)
