@@ -7,6 +7,7 @@
  *   npm run bench -- --smoke         a few seconds: proves every contender still runs (CI); numbers meaningless
  *   npm run bench -- --only latency  workloads whose id contains the text (latency:worker, pool:2, stream, leak...)
  *   npm run bench -- --only browser  treerpc's bundle in Chromium, page ↔ worker (skipped with a note without Chromium)
+ *   npm run bench -- --only broker   treerpc/amqp through a private RabbitMQ node (skipped with a note without rabbitmq-server)
  *   npm run bench -- --md out.md     also write the report as markdown
  *   npm run bench -- --no-pin        skip the second, pinned pass of the latency workloads
  *
@@ -23,6 +24,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BrokerBenchFailure, runBrokerBench } from './broker.js'
 import { runBrowserBench } from './browser.js'
 import { BirpcChild, BirpcWorker } from './contenders/birpc.js'
 import { ComlinkChild, ComlinkWorker } from './contenders/comlink.js'
@@ -503,6 +505,26 @@ async function runBrowser(): Promise<void> {
 }
 let browserFailed = false
 
+// ---- the broker (RabbitMQ, private node; bench/broker.ts) -----------------------------------------
+
+const brokerShape: Shape = { id: 'broker', title: 'RPC through RabbitMQ', primary: 'median', columns: [] }
+
+/** The `broker` workloads: their own node, contenders and report (bench/broker.ts); skipped with a note without RabbitMQ. */
+async function runBroker(): Promise<void> {
+  if (!selected(brokerShape, 'rabbitmq')) return
+  out('## RPC through RabbitMQ: treerpc/amqp against raw amqplib and moleculer (bench/broker.ts)')
+  out()
+  try {
+    out(await runBrokerBench({ quick, smoke }))
+  } catch (error) {
+    if (error instanceof BrokerBenchFailure) out(error.report)
+    out(`> broker:rabbitmq failed: ${messageOf(error)}`)
+    out()
+    brokerFailed = true
+  }
+}
+let brokerFailed = false
+
 function aggregate(row: EntryResult<Metrics>, key: string): number {
   return median(row.rounds.map((m) => m[key]).filter((v): v is number => typeof v === 'number'))
 }
@@ -842,6 +864,7 @@ async function main(): Promise<void> {
   for (const group of groups) await runGroup(group)
   await runStream()
   await runBrowser()
+  await runBroker()
   if (pinned) {
     if (jsonPath !== undefined) writeFileSync(jsonPath, JSON.stringify(pinnedOutput))
     return
@@ -853,7 +876,7 @@ async function main(): Promise<void> {
   out(`Total time: ${((now() - started) / 1000).toFixed(1)} s; load average at the end: ${loadavg()}`)
   // Peers may fail (their rows say why); treerpc failing fails the run, so CI notices.
   const treerpcFailures = done.flatMap((d) => d.rows.filter((row) => row.label.startsWith('treerpc') && row.error !== undefined))
-  if (treerpcFailures.length > 0 || leakError !== undefined || browserFailed) process.exitCode = 1
+  if (treerpcFailures.length > 0 || leakError !== undefined || browserFailed || brokerFailed) process.exitCode = 1
   if (mdPath !== undefined) writeFileSync(mdPath, report.join('\n') + '\n')
 }
 

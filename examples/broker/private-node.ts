@@ -192,10 +192,12 @@ export async function startPrivateNode(options: { dir?: string } = {}): Promise<
   let epmd: ChildProcess | undefined
   let stopped = false
 
-  // Last resort if this process exits without stop() (an uncaught error, process.exit): no orphans.
+  // Last resort if this process exits without stop() (an uncaught error, process.exit): no orphans,
+  // no dir left behind (the SIGKILL takes the watchdogs too, before they could remove it).
   const onExit = (): void => {
     signalGroup(server?.pid, 'SIGKILL')
     signalGroup(epmd?.pid, 'SIGKILL')
+    if (ownDir) rmSync(dir, { recursive: true, force: true })
   }
   process.on('exit', onExit)
 
