@@ -181,6 +181,29 @@ describe('broker: services on a real RabbitMQ (treerpc/amqp)', function () {
       expect(await client.call('big', [10])).to.equal('x'.repeat(10))
     })
 
+    it('leaves nothing of a client in the broker once it is closed, nor of a member', async function () {
+      this.timeout(30_000)
+      const name = service()
+      const serving = await connect()
+      await serving.serve(name, { ping: () => 'pong' })
+      const calling = await connect()
+      const client = calling.client(name)
+      client.on('progress', () => undefined)
+      expect(await client.call('ping')).to.equal('pong')
+      const queues = async (): Promise<string[]> => (await node!.ctl('list_queues', 'name', '--no-table-headers')).split('\n').map((line) => line.trim()).filter(Boolean)
+      const privateQueues = (all: string[]): string[] => all.filter((queue) => queue.startsWith('amq.gen-'))
+      const before = await queues()
+      // The service's queue stays (calls may wait in it for a member); the member's control queue and
+      // the client's event queue are private, server-named, and go with their connections.
+      expect(before).to.include(`treerpc.${name}`)
+      expect(privateQueues(before)).to.have.length(2)
+      await calling.close()
+      await serving.close()
+      const after = await queues()
+      expect(privateQueues(after)).to.deep.equal([])
+      expect(after).to.include(`treerpc.${name}`)
+    })
+
     it('refuses a member whose maxQueue differs from the service queue it joins', async () => {
       const name = service()
       await (await connect()).serve(name, { a: () => 1 }, { maxQueue: 10 })

@@ -7,7 +7,7 @@
  *
  * Needs Debian's rabbitmq-server package (the service itself need not run).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'
+const CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl'
 const EPMD = '/usr/bin/epmd'
 /**
  * `sh -c WATCHDOG sh <our pid> <dir or ''> <command> <args...>`: runs the command, and once we are gone
@@ -42,6 +43,8 @@ export interface PrivateNode {
   kill(options?: { hard?: boolean }): Promise<void>
   /** Starts it again after kill(), at the same url; resolves once the AMQP port accepts connections. */
   start(): Promise<void>
+  /** Runs `rabbitmqctl <args>` against this node (about a second: it boots an Erlang VM); resolves with its output. */
+  ctl(...args: string[]): Promise<string>
 }
 
 export function rabbitmqInstalled(): boolean {
@@ -271,6 +274,10 @@ export async function startPrivateNode(options: { dir?: string } = {}): Promise<
       }
     },
     kill: (opts) => halt(opts?.hard === true),
+    ctl: (...args) =>
+      new Promise((resolve, reject) => {
+        execFile(CTL, ['-q', ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => (error ? reject(new Error(`rabbitmqctl ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout)))
+      }),
     start: boot,
     async restart() {
       await halt()
