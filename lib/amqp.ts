@@ -30,6 +30,6 @@ export async function connectBroker(options: string | AmqpOptions): Promise<Brok
 
 export { Broker, connectWith }
 export type { BrokerEvents, BrokerOptions } from './broker/connect.js'
-export type { BrokerAdapter, BrokerLink, Delivery, Published, Received, Subscription } from './broker/adapter.js'
+export type { BrokerAdapter, BrokerLink, Delivery, Received, Subscription } from './broker/adapter.js'
 export type { ClientOptions, ServiceClient } from './broker/client.js'
 export type { Member, MemberInfo, ServeOptions } from './broker/member.js'

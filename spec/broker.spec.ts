@@ -281,19 +281,24 @@ describe('broker: services on a real RabbitMQ (treerpc/amqp)', function () {
       expect(lines(logOf(name))).to.not.include('start q1')
     })
 
-    it('maxQueue: a call beyond it fails at once with BusyError, the queued ones run', async () => {
+    it('maxQueue: a call beyond it fails at once with BusyError at its own client only, the queued ones run', async () => {
       const name = service()
       await member(name, 1, { maxQueue: 2 })
+      // Two clients on two connections: each numbers its calls from 1, so the refused call has the same
+      // id as the filler's running one (refusals reach every client of the service; only its own takes it).
+      const filler = (await connect()).client<WorkApi>(name)
       const client = (await connect()).client<WorkApi>(name)
-      const busy = client.remote.work.hold(800, 'busy')
+      await client.members() // attached
+      const busy = filler.remote.work.hold(800, 'busy')
       await until(() => lines(logOf(name)).includes('start busy'), 'the busy call')
-      const queued = [client.remote.work.hold(1, 'q1'), client.remote.work.hold(1, 'q2')]
+      const queued = [filler.remote.work.hold(1, 'q1'), filler.remote.work.hold(1, 'q2')]
       await sleep(100)
       const started = Date.now()
       const refused = await client.remote.work.hold(1, 'q3').catch((e: unknown) => e)
       expect(refused).to.be.instanceOf(BusyError)
-      expect(Date.now() - started).to.be.below(800) // refused by the broker, not after the busy call
-      await Promise.all([busy, ...queued])
+      expect((refused as Error).message).to.match(/queue of "svc\d+" is full/)
+      expect(Date.now() - started).to.be.below(700) // refused by the broker, not after the busy call
+      expect(await Promise.all([busy, ...queued])).to.have.length(3)
       expect(lines(logOf(name))).to.not.include('start q3')
     })
 

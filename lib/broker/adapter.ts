@@ -14,9 +14,6 @@ export interface BrokerAdapter {
   connect(): Promise<BrokerLink>
 }
 
-/** What a call's publication came to. */
-export type Published = 'queued' | 'full' | 'unroutable'
-
 /** One live connection to the broker. Everything it gave out dies with it. */
 export interface BrokerLink {
   /**
@@ -30,15 +27,22 @@ export interface BrokerLink {
   takeCalls(service: string, prefetch: number, onCall: (delivery: Delivery) => void): Promise<Subscription>
   /** Hears the service's control fan-out on a private queue that goes with the connection. */
   hearControl(service: string, onMessage: (message: Received) => void): Promise<Subscription>
-  /** Hears the service's event fan-out on a private queue that goes with the connection. */
+  /**
+   * Hears the service's event fan-out on a private queue that goes with the connection. Calls the
+   * bounded queue refused (`refused: 'full'`) come this way too, to every client: each keeps its own.
+   */
   hearEvents(service: string, onMessage: (message: Received) => void): Promise<Subscription>
-  /** Hears replies to this connection's calls and control requests; `to` names the client. */
+  /**
+   * Hears replies to this connection's calls and control requests (`from` names the client), and
+   * calls that could not be routed because the service's queue does not exist yet (`refused: 'unroutable'`).
+   */
   hearReplies(onMessage: (message: Received) => void): Promise<void>
   /**
    * Publishes a call (or a notification) to the service's queue, from client `from`. With `reply`, the
    * member's reply comes back to this connection. `expiresIn` (ms): the broker drops it unread after.
+   * Nothing is awaited: a refusal comes back later as a Received with `refused`.
    */
-  sendCall(service: string, body: string, options: { from: string; reply: boolean; expiresIn?: number }): Promise<Published>
+  sendCall(service: string, body: string, options: { from: string; reply: boolean; expiresIn?: number }): void
   /** Publishes to every member of the service; with `reply`, their replies come back to this connection. */
   sendControl(service: string, body: string, options: { from: string; reply: boolean }): void
   /** Publishes to every client of the service. */
@@ -58,6 +62,8 @@ export interface Received {
   from?: string
   /** Where a reply goes. */
   replyTo?: string
+  /** Set on a call of client `from` that comes back unrun: the queue was full, or does not exist yet. */
+  refused?: 'full' | 'unroutable'
 }
 
 export interface Delivery extends Received {

@@ -11,6 +11,8 @@ interface Outbound {
   /** When it was made, and its time to live (the call's timeout), for what is left of it when it goes. */
   at: number
   ttl: number | undefined
+  /** The last wait before publishing it again, while the service has no queue. */
+  retry?: number
 }
 
 /** Most messages kept while disconnected; beyond it a call fails at once with BusyError. */
@@ -121,7 +123,7 @@ export class ClientTransport implements Transport {
     this.#onClose?.({ reason: `the client of "${this.#service}" closed`, local: true })
   }
 
-  #publish(outbound: Outbound, delay = UNROUTABLE_RETRY): void {
+  #publish(outbound: Outbound): void {
     const link = this.#link
     if (link === undefined) return void this.#waiting.push(outbound)
     let expiresIn: number | undefined
@@ -132,28 +134,45 @@ export class ClientTransport implements Transport {
     }
     const call = outbound.id !== undefined
     if (call) this.#sent.set(outbound.id, outbound)
-    link.sendCall(this.#service, outbound.body, { from: this.#from, reply: call, expiresIn }).then(
-      (published) => {
-        if (published === 'queued' || this.#closed) return
-        if (call && !this.#sent.has(outbound.id)) return // settled meanwhile (timed out, cancelled)
-        if (published === 'full') {
-          this.#sent.delete(outbound.id)
-          const message = `Busy: the queue of "${this.#service}" is full (its maxQueue); the call was not queued`
-          if (call) this.#deliver({ jsonrpc: '2.0', id: outbound.id, error: { code: WireCode.Busy, message } })
-          else this.#problem(new BusyError(`${message} (a notification)`))
-          return
-        }
-        // Unroutable: no member has declared the queue yet. Calls wait for one within their timeout.
-        if (!call && outbound.ttl === undefined) outbound.ttl = 30_000
-        const retry = setTimeout(() => {
-          this.#retries.delete(retry)
-          if (this.#closed || (call && !this.#sent.has(outbound.id))) return
-          this.#publish(outbound, Math.min(delay * 2, 1000))
-        }, delay)
-        this.#retries.add(retry)
-      },
-      () => undefined, // the connection went while publishing: detach fails the call
-    )
+    try {
+      link.sendCall(this.#service, outbound.body, { from: this.#from, reply: call, expiresIn })
+    } catch {
+      // The connection is going: detach fails what was sent, and keeps the rest for the next one.
+      if (call) this.#sent.delete(outbound.id)
+      this.#waiting.push(outbound)
+    }
+  }
+
+  /** A call of ours the broker gave back unrun: the queue was full, or no member has declared it yet. */
+  refused(received: Received): void {
+    let id: unknown
+    try {
+      id = (JSON.parse(received.body) as { id?: unknown }).id
+    } catch {
+      return
+    }
+    const outbound = id === undefined ? undefined : this.#sent.get(id)
+    if (received.refused === 'full') {
+      const message = `Busy: the queue of "${this.#service}" is full (its maxQueue); the call was not queued`
+      if (outbound === undefined) {
+        if (id === undefined) this.#problem(new BusyError(`${message} (a notification)`))
+        return // settled meanwhile (timed out, cancelled)
+      }
+      this.#sent.delete(id)
+      return this.#deliver({ jsonrpc: '2.0', id, error: { code: WireCode.Busy, message } })
+    }
+    // Unroutable: no member has declared the queue yet. Calls wait for one within their timeout.
+    if (outbound === undefined) {
+      if (id === undefined) this.#problem(new Error(`A notification to "${this.#service}" was dropped: no member has ever served it`))
+      return
+    }
+    const delay = Math.min((outbound.retry ?? UNROUTABLE_RETRY / 2) * 2, 1000)
+    outbound.retry = delay
+    const retry = setTimeout(() => {
+      this.#retries.delete(retry)
+      if (!this.#closed && this.#sent.get(id) === outbound) this.#publish(outbound)
+    }, delay)
+    this.#retries.add(retry)
   }
 
   #cancel(id: unknown): void {

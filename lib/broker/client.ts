@@ -162,6 +162,7 @@ export class ServiceClient<Api extends object = any> implements Party {
   }
 
   #reply(received: Received): void {
+    if (received.refused !== undefined) return this.#transport.refused(received)
     if (received.body.startsWith(MEMBERS_REPLY)) {
       try {
         const message = JSON.parse(received.body) as { id?: unknown; result?: unknown }
@@ -175,6 +176,10 @@ export class ServiceClient<Api extends object = any> implements Party {
   }
 
   #event(received: Received): void {
+    if (received.refused !== undefined) {
+      if (received.from === this.id) this.#transport.refused(received)
+      return
+    }
     let message: unknown
     try {
       message = JSON.parse(received.body)

@@ -2,15 +2,17 @@
  * RabbitMQ, through amqplib (a peer dependency: the user installs it). See adapter.ts for the roles.
  *
  * - Call queue `treerpc.<service>`: not durable (calls are short-lived), not auto-deleted (calls may
- *   wait in it for a member), bounded with `x-max-length` + `x-overflow: reject-publish`, so a full
- *   queue nacks the publication (publisher confirms) instead of dropping the oldest call.
+ *   wait in it for a member), bounded with `x-max-length` + `x-overflow: reject-publish-dlx`: a call
+ *   that finds the queue full is refused, not queued (nor is the oldest dropped), and dead-lettered to
+ *   the service's event fan-out, where its client learns of it (the other clients ignore it). This
+ *   costs nothing per call, unlike publisher confirms (~14% of raw throughput, measured).
+ * - Calls are published `mandatory`: one to a service whose queue does not exist yet is returned, and
+ *   the layer tries again until the call's deadline.
  * - Fan-outs `treerpc.<service>.control` and `treerpc.<service>.events`, heard through exclusive,
  *   server-named queues that the broker deletes with the connection.
  * - Replies use direct reply-to (`amq.rabbitmq.reply-to`): no reply queue at all.
- * - Calls are published `mandatory`: one to a service whose queue does not exist yet is returned, and
- *   the layer tries again until the call's deadline.
  */
-import type { BrokerAdapter, BrokerLink, Delivery, Published, Received, Subscription } from './adapter.js'
+import type { BrokerAdapter, BrokerLink, Delivery, Received, Subscription } from './adapter.js'
 
 const REPLY_TO = 'amq.rabbitmq.reply-to'
 
@@ -18,7 +20,7 @@ const REPLY_TO = 'amq.rabbitmq.reply-to'
 interface AmqpMessage {
   content: Buffer
   fields: { redelivered: boolean }
-  properties: { replyTo?: string; correlationId?: string; messageId?: string }
+  properties: { replyTo?: string; correlationId?: string; headers?: Record<string, unknown> }
 }
 interface AmqpChannel {
   assertQueue(name: string, options?: object): Promise<{ queue: string; consumerCount: number }>
@@ -29,13 +31,12 @@ interface AmqpChannel {
   cancel(consumerTag: string): Promise<unknown>
   prefetch(count: number): Promise<unknown>
   ack(message: AmqpMessage): void
-  publish(exchange: string, routingKey: string, content: Buffer, options?: object, callback?: (error: unknown) => void): boolean
+  publish(exchange: string, routingKey: string, content: Buffer, options?: object): boolean
   close(): Promise<void>
   on(event: string, listener: (...args: any[]) => void): unknown
 }
 interface AmqpConnection {
   createChannel(): Promise<AmqpChannel>
-  createConfirmChannel(): Promise<AmqpChannel>
   close(): Promise<void>
   on(event: string, listener: (...args: any[]) => void): unknown
 }
@@ -83,18 +84,16 @@ const PRIVATE = { exclusive: true, autoDelete: true, durable: false }
 
 class RabbitLink implements BrokerLink {
   readonly #connection: AmqpConnection
-  /** Publishes calls (confirmed) and hears their replies: direct reply-to needs both on one channel. */
+  /** Publishes calls and hears their replies (and returns): direct reply-to needs both on one channel. */
   readonly #calls: AmqpChannel
   /** Everything else: replies, events, control, and the private queues' consumers. */
   readonly #plain: AmqpChannel
   #closed = false
   #onClose: ((error?: Error) => void) | undefined
-  #published = 0
-  /** Ids of publications the broker returned (no queue): their confirm then says 'unroutable'. */
-  readonly #returned = new Set<string>()
+  #onReply: ((message: Received) => void) | undefined
 
   static async open(connection: AmqpConnection): Promise<RabbitLink> {
-    const [calls, plain] = await Promise.all([connection.createConfirmChannel(), connection.createChannel()])
+    const [calls, plain] = await Promise.all([connection.createChannel(), connection.createChannel()])
     return new RabbitLink(connection, calls, plain)
   }
 
@@ -102,9 +101,7 @@ class RabbitLink implements BrokerLink {
     this.#connection = connection
     this.#calls = calls
     this.#plain = plain
-    calls.on('return', (message: AmqpMessage) => {
-      if (message.properties.messageId !== undefined) this.#returned.add(message.properties.messageId)
-    })
+    calls.on('return', (message: AmqpMessage) => this.#onReply?.({ ...received(message), refused: 'unroutable' }))
     const lost = (error?: Error): void => this.#lost(error ?? new Error('the broker closed the connection'))
     connection.on('close', lost)
     // amqplib emits 'error' before 'close'; without a listener it would throw.
@@ -125,7 +122,9 @@ class RabbitLink implements BrokerLink {
   }
 
   async declareService(service: string, maxQueue: number | undefined): Promise<void> {
-    const args = maxQueue === undefined ? {} : { 'x-max-length': maxQueue, 'x-overflow': 'reject-publish' }
+    // The fan-outs first: the queue's dead-letter exchange must exist, or refused calls would vanish.
+    await this.declareFanouts(service)
+    const args = maxQueue === undefined ? {} : { 'x-max-length': maxQueue, 'x-overflow': 'reject-publish-dlx', 'x-dead-letter-exchange': eventsOf(service) }
     // A throwaway channel: a refused declaration (other bounds) closes the channel it was made on.
     const channel = await this.#connection.createChannel()
     channel.on('error', () => undefined)
@@ -136,7 +135,6 @@ class RabbitLink implements BrokerLink {
     } finally {
       await channel.close().catch(() => undefined)
     }
-    await this.declareFanouts(service)
   }
 
   async declareFanouts(service: string): Promise<void> {
@@ -178,17 +176,22 @@ class RabbitLink implements BrokerLink {
   }
 
   async hearControl(service: string, onMessage: (message: Received) => void): Promise<Subscription> {
-    return this.#hear(controlOf(service), onMessage)
+    return this.#hear(controlOf(service), (message) => onMessage(received(message)))
   }
 
   async hearEvents(service: string, onMessage: (message: Received) => void): Promise<Subscription> {
-    return this.#hear(eventsOf(service), onMessage)
+    return this.#hear(eventsOf(service), (message) => {
+      // Dead letters of the call queue: refused when full, or expired unread (its caller has timed out).
+      const death = message.properties.headers?.['x-first-death-reason']
+      if (death === undefined) onMessage(received(message))
+      else if (death === 'maxlen') onMessage({ ...received(message), refused: 'full' })
+    })
   }
 
-  async #hear(exchange: string, onMessage: (message: Received) => void): Promise<Subscription> {
+  async #hear(exchange: string, onMessage: (message: AmqpMessage) => void): Promise<Subscription> {
     const { queue } = await this.#plain.assertQueue('', PRIVATE)
     await this.#plain.bindQueue(queue, exchange, '')
-    const { consumerTag } = await this.#plain.consume(queue, (message) => message !== null && onMessage(received(message)), { noAck: true })
+    const { consumerTag } = await this.#plain.consume(queue, (message) => message !== null && onMessage(message), { noAck: true })
     const end = async (): Promise<void> => {
       if (this.#closed) return
       await this.#plain.cancel(consumerTag).catch(() => undefined)
@@ -197,36 +200,23 @@ class RabbitLink implements BrokerLink {
   }
 
   async hearReplies(onMessage: (message: Received) => void): Promise<void> {
+    this.#onReply = onMessage
     await this.#calls.consume(REPLY_TO, (message) => message !== null && onMessage(received(message)), { noAck: true })
   }
 
-  sendCall(service: string, body: string, options: { from: string; reply: boolean; expiresIn?: number }): Promise<Published> {
-    const messageId = String(++this.#published)
-    return new Promise((resolve, reject) => {
-      const properties = {
-        mandatory: true,
-        messageId,
-        correlationId: options.from,
-        replyTo: options.reply ? REPLY_TO : undefined,
-        expiration: options.expiresIn === undefined ? undefined : String(Math.max(1, Math.ceil(options.expiresIn))),
-      }
-      this.#calls.publish('', queueOf(service), Buffer.from(body), properties, (error) => {
-        // The broker returns an unroutable message before it confirms it.
-        const returned = this.#returned.delete(messageId)
-        if (error !== null && error !== undefined) {
-          // A nack: the bounded queue refused it (or the connection is going, which the layer sees too).
-          if (this.#closed) reject(error)
-          else resolve('full')
-        } else {
-          resolve(returned ? 'unroutable' : 'queued')
-        }
-      })
-    })
+  sendCall(service: string, body: string, options: { from: string; reply: boolean; expiresIn?: number }): void {
+    const properties = {
+      mandatory: true,
+      correlationId: options.from,
+      replyTo: options.reply ? REPLY_TO : undefined,
+      expiration: options.expiresIn === undefined ? undefined : String(Math.max(1, Math.ceil(options.expiresIn))),
+    }
+    this.#calls.publish('', queueOf(service), Buffer.from(body), properties)
   }
 
   sendControl(service: string, body: string, options: { from: string; reply: boolean }): void {
     const channel = options.reply ? this.#calls : this.#plain
-    channel.publish(controlOf(service), '', Buffer.from(body), { correlationId: options.from, replyTo: options.reply ? REPLY_TO : undefined }, options.reply ? () => undefined : undefined)
+    channel.publish(controlOf(service), '', Buffer.from(body), { correlationId: options.from, replyTo: options.reply ? REPLY_TO : undefined })
   }
 
   sendEvent(service: string, body: string): void {
