@@ -6,18 +6,20 @@
  * Without rabbitmq-server installed the file is pending, unless TREERPC_REQUIRE_RABBITMQ=1 (.ci/run).
  */
 import { expect } from 'chai'
-import { type ChildProcess, fork } from 'node:child_process'
+import { type ChildProcess, execFile, fork } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { z } from 'zod'
 import { type PrivateNode, rabbitmqInstalled, startPrivateNode } from '../examples/broker/private-node.js'
 import { type Broker, connectBroker } from '../lib/amqp.js'
 import { BusyError, callContext, CancelledError, ChannelClosedError, MethodNotFoundError, RemoteError, TimeoutError } from '../lib/index.js'
 
 const MEMBER = fileURLToPath(new URL('./fixtures/broker-member.js', import.meta.url))
+const execFileAsync = promisify(execFile)
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface WorkApi {
@@ -329,6 +331,38 @@ describe('broker: services on a real RabbitMQ (treerpc/amqp)', function () {
       expect(runs).to.have.length(10_000)
       expect(new Set(runs).size).to.equal(10_000)
       for (const log of logs) expect(lines(log).length, log).to.be.above(0)
+    })
+  })
+
+  describe('the README', () => {
+    it("runs the 'Across machines' member and caller as written", async function () {
+      this.timeout(30_000)
+      const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
+      const section = readme.slice(readme.indexOf('## Across machines'))
+      const [member, caller] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]!)
+      expect(member).to.contain('// images.mjs')
+      expect(caller).to.contain('// caller.mjs')
+      // Inside the package, `import 'treerpc/amqp'` resolves to the package itself (Node's self-reference).
+      const where = join(fileURLToPath(new URL('../readme', import.meta.url)))
+      mkdirSync(where, { recursive: true })
+      writeFileSync(join(where, 'images.mjs'), member!)
+      writeFileSync(join(where, 'caller.mjs'), caller!)
+      const env = { ...process.env, AMQP_URL: node!.url }
+      // The caller first: its calls wait for the member within their timeout.
+      const calling = execFileAsync(process.execPath, [join(where, 'caller.mjs')], { env, timeout: 20_000 })
+      const serving = fork(join(where, 'images.mjs'), [], { env, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+      children.push(serving)
+      let served = ''
+      serving.stdout!.on('data', (chunk) => (served += chunk))
+      const { stdout } = await calling
+      expect(stdout).to.contain('Uint8Array(2) [ 1, 5 ]')
+      expect(stdout).to.contain('pending 2')
+      expect(stdout).to.contain('progress 42')
+      expect(stdout).to.match(/pid: \d+/)
+      await until(() => served.includes('stats reset'), 'the notification')
+      const exited = once(serving, 'exit')
+      serving.kill('SIGTERM')
+      expect((await exited)[0]).to.equal(0)
     })
   })
 
