@@ -34,6 +34,42 @@ export function modeOf(json: boolean, tags: boolean): Mode {
   return json ? (tags ? Modes.jsonTreerpc : Modes.jsonForeign) : tags ? Modes.cloneTreerpc : Modes.cloneForeign
 }
 
+/**
+ * What crosses by reference between treerpc peers (see refs.ts): functions, objects marked with
+ * `ref()`, async iterables and ReadableStreams. The encoder hands each to `export` and writes the
+ * `stub` tag with what it returns; the decoder hands the tag's payload to `import`.
+ */
+export interface RefCodec {
+  export(value: object, kind: StubKind): unknown
+  import(payload: unknown): unknown
+}
+
+export type StubKind = 'fn' | 'obj' | 'iter' | 'stream'
+
+/** Objects marked with `ref()`: sent as stubs (their methods callable), never as data. */
+export const refMarks = new WeakSet<object>()
+let anyRefMarks = false
+
+/** Marks `value` to cross by reference (see `ref()` in refs.ts). */
+export function markRef(value: object): void {
+  refMarks.add(value)
+  anyRefMarks = true
+}
+
+/** What kind of stub `value` crosses as, or undefined when it is data. Never throws. */
+export function stubKindOf(value: object): StubKind | undefined {
+  if (typeof value === 'function') return 'fn'
+  if (anyRefMarks && refMarks.has(value)) return 'obj'
+  const Stream = (globalThis as { ReadableStream?: abstract new () => object }).ReadableStream
+  if (Stream !== undefined && value instanceof Stream) return 'stream'
+  try {
+    if (typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') return 'iter'
+  } catch {
+    // a throwing getter: data, which the encoder reports
+  }
+  return undefined
+}
+
 /** The member of a tagged object naming its type; also, with value 1, the member of a message holding tags. */
 export const TAG = '$t'
 /** Deepest nesting encoded or decoded: every recursive walk is bounded. */
@@ -84,14 +120,14 @@ const OBJECT_PROTO = Object.prototype
  * Prepares `value` for a channel in `mode`. Returns `value` itself when it can be sent as it is (the
  * usual case, checked without allocating), else an {@link Encoded}. Throws {@link UnsendableValue}.
  */
-export function encode(value: unknown, mode: Mode): unknown {
+export function encode(value: unknown, mode: Mode, refs?: RefCodec): unknown {
   if (typeof value === 'object' && value !== null) {
     // The scan takes the transfer() marks it meets (a getter it runs may encode too: keep the outer list).
     const outer = scanned
     scanned = undefined
     try {
       if (scan(value, !mode.json, 0)) return scanned === undefined ? value : new Encoded(value, false, mode.json ? undefined : scanned)
-      return encodeSlowly(value, mode, scanned)
+      return encodeSlowly(value, mode, scanned, refs)
     } finally {
       scanned = outer
     }
@@ -100,11 +136,11 @@ export function encode(value: unknown, mode: Mode): unknown {
   } else if (value === undefined && mode.tags) {
     return UNDEFINED
   }
-  return encodeSlowly(value, mode, undefined)
+  return encodeSlowly(value, mode, undefined, refs)
 }
 
-function encodeSlowly(value: unknown, mode: Mode, marked: Transferable[] | undefined): Encoded {
-  const encoder = new Encoder(mode)
+function encodeSlowly(value: unknown, mode: Mode, marked: Transferable[] | undefined, refs: RefCodec | undefined): Encoded {
+  const encoder = new Encoder(mode, refs)
   // Marks the scan took before it gave up are the encoder's to send (it will not meet them again).
   if (marked !== undefined && !mode.json) encoder.transfer = marked
   const out = encoder.value(value, 0)
@@ -154,6 +190,7 @@ function scan(value: object, clone: boolean, depth: number): boolean {
   }
   const proto = Object.getPrototypeOf(value)
   if (proto === OBJECT_PROTO || proto === null) {
+    if (anyRefMarks && refMarks.has(value)) return false
     for (const key in value) {
       const item: unknown = (value as Record<string, unknown>)[key]
       if (typeof item === 'object' && item !== null) {
@@ -231,7 +268,11 @@ export class Encoder {
   /** How many errors deep the encoder is (cause chains are bounded). */
   #errorNesting = 0
 
-  constructor(readonly mode: Mode) {}
+  constructor(
+    readonly mode: Mode,
+    /** Where functions, `ref()` objects and streams go (treerpc peers only); without it they are unsendable. */
+    readonly refs?: RefCodec,
+  ) {}
 
   /** Registers `original` as written by the caller as `out` (a thrown error as its `data`): object number 0. */
   root(original: object, out: object): void {
@@ -267,6 +308,10 @@ export class Encoder {
         throw new UnsendableValue('a bigint cannot be sent as JSON to a plain JSON-RPC peer')
       case 'object':
         return value === null ? null : this.#object(value, depth)
+      case 'function':
+        // As an object: numbered like one, so that a function met twice is one stub.
+        if (this.refs !== undefined && this.mode.tags) return this.#object(value, depth)
+        throw new UnsendableValue(`${kindOf(value)} cannot be sent${this.mode.tags ? '' : ' to a plain JSON-RPC peer'}`)
       default:
         throw new UnsendableValue(`${kindOf(value)} cannot be sent`)
     }
@@ -313,6 +358,10 @@ export class Encoder {
 
   #build(value: object, depth: number): unknown {
     const { json, tags } = this.mode
+    if (this.refs !== undefined && tags && !Array.isArray(value)) {
+      const kind = stubKindOf(value)
+      if (kind !== undefined) return this.#registered(value, true, () => this.#tag('stub', this.refs!.export(value, kind)))
+    }
     if (Array.isArray(value)) {
       const out: unknown[] = new Array(value.length)
       this.#register(value, out)
@@ -483,7 +532,9 @@ export class Encoder {
 }
 
 /** Prepends `key` to the path of an UnsendableValue; anything else thrown (a getter, a revoked Proxy) becomes one. */
-function located(error: unknown, key: string | number): UnsendableValue {
+function located(error: unknown, key: string | number): Error {
+  // Too many references exported (BusyError from refs.ts): that error, as it is, fails the call.
+  if (error instanceof Error && (error as { code?: unknown }).code === 'RPC_BUSY') return error
   const unsendable = error instanceof UnsendableValue ? error : new UnsendableValue(`reading it threw: ${messageOf(error)}`)
   unsendable.path.unshift(key)
   return unsendable
@@ -517,14 +568,16 @@ function safeKeys(value: object): string[] {
 export class UndecodableValue extends Error {}
 
 /** Turns the tags in a received value back into values. Mutates `value`'s containers in place. */
-export function decode(value: unknown): unknown {
-  return new Decoder().value(value, 0)
+export function decode(value: unknown, refs?: RefCodec): unknown {
+  return new Decoder(refs).value(value, 0)
 }
 
 /** Names that a revived error never gets as own fields: they would shadow Object.prototype or Error members. */
 export const UNSAFE_FIELDS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype', 'then', 'toJSON'])
 
 class Decoder {
+  constructor(readonly refs?: RefCodec) {}
+
   /** Objects by their number (pre-order), for `ref` tags. */
   readonly #objects: object[] = []
   /** Containers and tags already decoded: shared and cyclic ones (clone channels) are decoded once. */
@@ -573,6 +626,9 @@ class Decoder {
         break
       case 'bigint':
         if (typeof payload === 'string' && /^-?\d+$/.test(payload)) return BigInt(payload)
+        break
+      case 'stub':
+        if (this.refs !== undefined) return this.#new(record, this.refs.import(payload) as object)
         break
       case 'ref':
         if (typeof payload === 'number' && Number.isInteger(payload) && payload >= 0 && payload < this.#objects.length) return this.#objects[payload]

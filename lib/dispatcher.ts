@@ -9,6 +9,7 @@ import { type Id, WireCode } from './protocol.js'
 import { type Checked, checkParams, ParamsRefusal } from './schema.js'
 import type { Meta } from './hooks.js'
 import type { Transferable } from './transport.js'
+import { RefMethod, type Refs } from './refs.js'
 
 /** What the dispatcher needs from its peer. */
 export interface DispatcherHost {
@@ -28,6 +29,8 @@ export interface DispatcherHost {
   scrub(error: unknown, entry: Incoming): unknown
   /** Send only name, message and code of handler errors (`errorDetail: 'minimal'`). */
   minimalErrors(): boolean
+  /** What crosses by reference (refs.ts): exported functions and objects are called through `rpc.ref.<id>...`. */
+  refs(): Refs
 }
 
 /**
@@ -137,6 +140,7 @@ export class Dispatcher {
   #resolve(method: string): Handler | undefined {
     const handler = this.namespace.get(method)
     if (handler !== undefined) return handler
+    if (method.startsWith(RefMethod.Prefix)) return this.#host.refs().resolve(method)
     // The fallback takes unknown paths, never a path inside a handler (`fn.call`, `fn.bind`...).
     if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method) && !this.namespace.isInsideHandler(method)) return this.#fallback
     return undefined
@@ -239,9 +243,10 @@ export class Dispatcher {
         result = null
       } else {
         try {
-          const encoded = encode(value, mode)
+          const encoded = encode(value, mode, this.#host.refs())
           if (encoded instanceof Encoded) ({ value: result, tagged, transfer } = encoded)
         } catch (error) {
+          if (error instanceof BusyError) return this.reject(id, WireCode.Busy, `Result of "${clip(entry.path)}" could not be sent: ${error.message}`)
           return this.reject(id, WireCode.Unsendable, `Result of "${clip(entry.path)}" could not be sent: ${unsendableText(error, 'result')}`)
         }
       }

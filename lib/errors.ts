@@ -31,6 +31,8 @@ export const ErrorCode = {
   Unsupported: 'RPC_UNSUPPORTED',
   /** The operation is not possible in the current state (a second `connectParent()`, say). */
   InvalidState: 'RPC_INVALID_STATE',
+  /** A call through a stub (a function, `ref()` object or stream from the other side) that was released. */
+  Released: 'RPC_RELEASED',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

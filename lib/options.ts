@@ -47,6 +47,13 @@ export interface PeerOptions {
    * reports no close (a web MessagePort: Worker, iframe), off elsewhere.
    */
   heartbeat?: HeartbeatOptions | boolean
+  /**
+   * Most references (functions, `ref()` objects, streams) this side has sent and the other side not
+   * yet released; past it, a call or result holding a new one fails with BusyError. Default 10000.
+   */
+  maxRefs?: number
+  /** Items a stream's producer may run ahead of its consumer, on the consumer's side. Default 128. */
+  streamWindow?: number
 }
 
 /**
@@ -82,6 +89,8 @@ export interface ResolvedPeerOptions {
   connectTimeout: number
   /** False when off; undefined when left to the transport (on, with the defaults, where it reports no close). */
   heartbeat: Heartbeat | false | undefined
+  maxRefs: number
+  streamWindow: number
 }
 
 /**
@@ -92,7 +101,9 @@ export interface ResolvedPeerOptions {
 export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPeerOptions {
   const { expose, timeout = 30_000, concurrency = 256, maxQueue = 16_384, maxPending = 65_536, handshake = true, connectTimeout = 0, hooks, errorDetail = 'full' } = checkOptions('options', options)
   if (hooks !== undefined && (typeof hooks !== 'object' || hooks === null)) throw invalidArgument('options.hooks', 'an object of hook functions', hooks)
-  const { meta, trace } = (options ?? {}) as PeerOptions
+  const { meta, trace, maxRefs = 10_000, streamWindow = 128 } = (options ?? {}) as PeerOptions
+  checkPositiveInteger('options.maxRefs', maxRefs, true)
+  checkPositiveInteger('options.streamWindow', streamWindow)
   if (meta !== undefined && typeof meta !== 'function') throw invalidArgument('options.meta', 'a function returning the metadata of a call', meta)
   if (trace !== undefined && typeof trace !== 'function' && typeof trace !== 'boolean') throw invalidArgument('options.trace', 'a function or true', trace)
   checkOneOf('options.errorDetail', errorDetail, ['full', 'minimal'])
@@ -107,7 +118,7 @@ export function resolvePeerOptions(options: PeerOptions | undefined): ResolvedPe
   checkBoolean('options.handshake', handshake)
   checkNonNegative('options.connectTimeout', connectTimeout, true)
   const heartbeat = resolveHeartbeat((options ?? {}).heartbeat)
-  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout, errorDetail, heartbeat }
+  return { timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout: connectTimeout > MAX_TIMEOUT ? 0 : connectTimeout, errorDetail, heartbeat, maxRefs, streamWindow }
 }
 
 function resolveHeartbeat(value: PeerOptions['heartbeat']): Heartbeat | false | undefined {

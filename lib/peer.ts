@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3'
 import { nanoid } from 'nanoid'
 import { ByName, paramsOf } from './by-name.js'
 import { invalidArgument } from './check.js'
+import { Refs, RefMethod } from './refs.js'
 import { decode, decodeFields, encode, Encoded, type Mode, modeOf, TAG, UnsendableValue } from './codec.js'
 import { clip, messageOf } from './describe.js'
 import { Dispatcher } from './dispatcher.js'
@@ -48,6 +49,10 @@ export interface PeerStats {
   received: number
   /** Messages ignored: late or unknown replies, malformed messages, notifications nobody handles. */
   dropped: number
+  /** References (functions, ref() objects, streams) this side sent and the other side holds. */
+  exportedRefs: number
+  /** Stubs this side received and has not released. */
+  importedRefs: number
 }
 
 /** Names `peer.on()` uses for this side's own lifecycle; the other side cannot emit them. */
@@ -101,6 +106,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   readonly #options: ResolvedPeerOptions
   readonly #transactions: TransactionManager
   readonly #dispatcher: Dispatcher
+  /** Functions, ref() objects and streams sent and received by reference (refs.ts). */
+  readonly #refs: Refs
   readonly #events = new EventEmitter()
   readonly #hooks = new Hooks()
   #state: PeerState = 'connecting'
@@ -154,8 +161,17 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       this.#abandon(call)
       this.#drainCheck()
     })
+    this.#refs = new Refs(
+      {
+        call: (method, args) => this.#call(method, args, undefined).promise,
+        notify: (method, params) => this.#send({ jsonrpc: '2.0', method }, params, undefined),
+        isOpen: () => this.#state === 'open',
+      },
+      { maxRefs: this.#options.maxRefs, window: this.#options.streamWindow, timeout: this.#options.timeout },
+    )
     this.#dispatcher = new Dispatcher(
       {
+        refs: () => this.#refs,
         send: (message, transfer) => this.#sendRaw(message, transfer),
         error: (error) => this.#error(error),
         drop: () => void this.#dropped++,
@@ -208,6 +224,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       sent: this.#sent,
       received: this.#received,
       dropped: this.#dropped,
+      exportedRefs: this.#refs.exported,
+      importedRefs: this.#refs.imported,
     }
   }
 
@@ -257,7 +275,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.#flush()
     try {
       const request = { jsonrpc: '2.0', id, method: String(path), params: args } as Outgoing & { id: number; params: unknown[] }
-      this.#encodeInto(request, args, this.#mode)
+      // No references: the blocked thread could not answer a call through them until the call ends.
+      this.#encodeInto(request, args, this.#mode, undefined, undefined, false)
       reply = blocking.request(request, timeout) as typeof reply
     } catch (error) {
       throw unsendable(`Arguments of "${path}" could not be sent`, error)
@@ -267,7 +286,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       throw new TimeoutError(`Blocking call "${path}" timed out after ${timeout} ms`, String(path), timeout)
     }
     try {
-      if (reply[TAG] === 1) decodeReply(reply)
+      if (reply[TAG] === 1) decodeReply(reply, this.#refs)
     } catch (error) {
       throw new RpcError(`Malformed reply to "${path}": ${messageOf(error)}`, ErrorCode.InvalidRequest)
     }
@@ -465,10 +484,10 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
    * the message's tag flag. Returns what `transfer()` marks inside. Throws RpcError RPC_UNSENDABLE
    * naming where an unsendable value sits.
    */
-  #encodeInto(message: Outgoing, params: readonly unknown[] | object, mode: Mode, event?: string, meta?: Meta): Transferable[] | undefined {
+  #encodeInto(message: Outgoing, params: readonly unknown[] | object, mode: Mode, event?: string, meta?: Meta, refs = true): Transferable[] | undefined {
     let encoded: unknown
     try {
-      encoded = encode(params, mode)
+      encoded = encode(params, mode, refs ? this.#refs : undefined)
     } catch (error) {
       if (error instanceof UnsendableValue) error.where = Array.isArray(params) ? 'args' : 'params'
       throw error
@@ -811,6 +830,14 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
         return this.#shutdown({ reason: 'the other side closed the channel' }, false)
       case Method.Flush:
         return
+      case RefMethod.Release:
+        return this.#refs.onRelease(params)
+      case RefMethod.Pull:
+        return this.#refs.onPull(params)
+      case RefMethod.Items:
+        return this.#refs.onItems(params)
+      case RefMethod.Cancel:
+        return this.#refs.onCancel(params)
     }
     if (this.#state === 'connecting') this.#open()
     // Unknown protocol notifications are ignored; LSP's `$/` ones are optional: they reach a handler
@@ -841,8 +868,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
    */
   #decode(message: { [key: string]: unknown }, method: unknown, id: unknown): boolean {
     try {
-      if (method === undefined) decodeReply(message)
-      else message.params = decode(message.params)
+      if (method === undefined) decodeReply(message, this.#refs)
+      else message.params = decode(message.params, this.#refs)
       if (message.meta !== undefined) message.meta = decode(message.meta)
       return true
     } catch (error) {
@@ -903,6 +930,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.#collecting = undefined
     this.#transactions.rejectAll(error)
     this.#dispatcher.close(error)
+    this.#refs.close(error)
     if (!wasOpen) this.#rejectReady(error)
     // The close notice and whatever this turn queued go out before the channel is let go.
     this.#flush()
@@ -990,8 +1018,8 @@ function checkCallOptions(options: CallOptions<unknown>): RpcError | undefined {
 }
 
 /** Decodes the result, or the error's data, of a reply flagged as holding tags. */
-function decodeReply(reply: { result?: unknown; error?: unknown }): void {
-  if ('result' in reply) reply.result = decode(reply.result)
+function decodeReply(reply: { result?: unknown; error?: unknown }, refs: Refs): void {
+  if ('result' in reply) reply.result = decode(reply.result, refs)
   const error = reply.error as { data?: unknown } | undefined
   if (typeof error === 'object' && error !== null && typeof error.data === 'object' && error.data !== null) {
     error.data = decodeFields(error.data as Record<string, unknown>)

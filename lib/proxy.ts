@@ -1,5 +1,7 @@
 import { isAllowedSegment } from './namespace.js'
 
+const DISPOSE: symbol | undefined = (Symbol as { dispose?: symbol }).dispose
+
 /** Children cached per proxy, capped so that dynamic property names cannot grow memory without bound. */
 const CACHE_LIMIT = 1024
 
@@ -9,11 +11,13 @@ export type Invoke = (path: string, args: unknown[]) => unknown
  * Builds the `remote` proxy: property access extends the path, a call invokes it. No code generation;
  * each proxy caches its children by name, so a hot call site allocates nothing and builds no string.
  */
-export function createRemoteProxy(invoke: Invoke): unknown {
+export function createRemoteProxy(invoke: Invoke, dispose?: () => void): unknown {
   const make = (path: string): unknown => {
     const children = new Map<string, unknown>()
     return new Proxy(() => {}, {
       get(_target, key) {
+        // A stub's root (refs.ts) frees it with `using` / `stub[Symbol.dispose]()`.
+        if (dispose !== undefined && path === '' && typeof key === 'symbol' && key === DISPOSE) return dispose
         let child = children.get(key as string)
         if (child !== undefined) return child
         // Reserved names (then, toJSON, toString, valueOf, constructor, __proto__...) are never paths: the

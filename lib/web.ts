@@ -53,6 +53,7 @@ export type {
   UnreachableName,
 } from './types.js'
 export { transfer } from './transfer.js'
+export { ref, release } from './refs.js'
 export { byName, ByName } from './by-name.js'
 export type { IncomingRequest, Meta, OutgoingCall, PeerHooks } from './hooks.js'
 export { isValidPath } from './namespace.js'
