@@ -4,6 +4,7 @@ import { messageOf } from './describe.js'
 import { BusyError, ChannelClosedError, ErrorCode, RpcError, TimeoutError } from './errors.js'
 import { type Handler, Namespace } from './namespace.js'
 import { createRemoteProxy } from './proxy.js'
+import type { Ref } from './types.js'
 
 /**
  * References: functions, `ref()` objects and streams that cross as stubs (docs/PROTOCOL.md
@@ -14,10 +15,10 @@ import { createRemoteProxy } from './proxy.js'
  */
 
 /** Marks `value` (a plain object or a class instance) to cross by reference: the receiver gets a stub whose methods call it here. */
-export function ref<T extends object>(value: T): T {
+export function ref<T extends object>(value: T): Ref<T> {
   if (typeof value !== 'object' || value === null) throw new RpcError('ref() needs an object', ErrorCode.InvalidArgument)
   markRef(value)
-  return value
+  return value as Ref<T>
 }
 
 /** Frees a stub received from the other side (a function, a `ref()` object or a stream); calls through it then reject with RPC_RELEASED. Idempotent. */
@@ -207,11 +208,12 @@ export class Refs implements RefCodec {
     }
     let stub: object
     if (kind === 'fn') {
-      stub = (...args: unknown[]) => (entry.released ? Promise.reject(released(entry)) : this.#host.call(`${RefMethod.Prefix}${id}`, args))
+      // Once the channel is closed, a call through any stub fails as any call does: ChannelClosedError.
+      stub = (...args: unknown[]) => (entry.released && this.#closed === undefined ? Promise.reject(released(entry)) : this.#host.call(`${RefMethod.Prefix}${id}`, args))
       if (DISPOSE !== undefined) Object.defineProperty(stub, DISPOSE, { value: entry.release })
     } else if (kind === 'obj') {
       stub = createRemoteProxy(
-        (path, args) => (entry.released ? Promise.reject(released(entry)) : this.#host.call(path === '' ? `${RefMethod.Prefix}${id}` : `${RefMethod.Prefix}${id}.${path}`, args)),
+        (path, args) => (entry.released && this.#closed === undefined ? Promise.reject(released(entry)) : this.#host.call(path === '' ? `${RefMethod.Prefix}${id}` : `${RefMethod.Prefix}${id}.${path}`, args)),
         entry.release,
       ) as object
     } else {

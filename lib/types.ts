@@ -119,8 +119,27 @@ type Signatures<F> = F extends {
 /** `S` without the leading repeats of its first signature (the filler of {@link Signatures}). */
 type Distinct<S extends unknown[]> = S extends [infer X, infer Y, ...infer Rest] ? (Same<X, Y> extends true ? Distinct<[Y, ...Rest]> : S) : S
 
-/** An overloaded function type (an intersection, in order) returning `Promise<Awaited<R>>` from each signature. */
-type Promised<S> = S extends [[infer A extends unknown[], infer R], ...infer Rest] ? ((...args: A) => Promise<Awaited<R>>) & Promised<Rest> : unknown
+/** An overloaded function type (an intersection, in order) returning `Promise<Returned<Awaited<R>>>` from each signature. */
+type Promised<S> = S extends [[infer A extends unknown[], infer R], ...infer Rest] ? ((...args: A) => Promise<Returned<Awaited<R>>>) & Promised<Rest> : unknown
+
+declare const REF_BRAND: unique symbol
+
+/** What `ref(value)` returns: the value, marked (by type) to arrive at the caller as a remote namespace. */
+export type Ref<T> = T & { readonly [REF_BRAND]: T }
+
+/**
+ * What a handler's result is at the caller (lib/refs.ts): a function arrives as a remote function,
+ * a `ref()` object as a remote namespace, an async generator as an async iterable iterator; the rest
+ * (data, async iterables, ReadableStreams) as it is. Only the result itself: inside data, a function
+ * or `ref()` object keeps its own type (it is a stub all the same).
+ */
+export type Returned<R> = R extends { readonly [REF_BRAND]: infer O }
+  ? Remote<O>
+  : R extends AnyFunction
+    ? RemoteFunction<R>
+    : R extends AsyncGenerator<infer I>
+      ? AsyncIterableIterator<I>
+      : R
 
 /** An overloaded function type returning `Awaited<R>` from each signature. */
 type Awaiting<S> = S extends [[infer A extends unknown[], infer R], ...infer Rest] ? ((...args: A) => Awaited<R>) & Awaiting<Rest> : unknown

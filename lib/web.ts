@@ -54,6 +54,7 @@ export type {
 } from './types.js'
 export { transfer } from './transfer.js'
 export { ref, release } from './refs.js'
+export type { Ref, Returned } from './types.js'
 export { byName, ByName } from './by-name.js'
 export type { IncomingRequest, Meta, OutgoingCall, PeerHooks } from './hooks.js'
 export { isValidPath } from './namespace.js'
