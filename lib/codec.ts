@@ -42,6 +42,10 @@ export function modeOf(json: boolean, tags: boolean): Mode {
 export interface RefCodec {
   export(value: object, kind: StubKind): unknown
   import(payload: unknown): unknown
+  /** Exports made since the last call are undone (an encoding that failed sends none of them). */
+  rollback(since: number): void
+  /** A point to roll back to. */
+  readonly exports: number
 }
 
 export type StubKind = 'fn' | 'obj' | 'iter' | 'stream'
@@ -143,8 +147,14 @@ function encodeSlowly(value: unknown, mode: Mode, marked: Transferable[] | undef
   const encoder = new Encoder(mode, refs)
   // Marks the scan took before it gave up are the encoder's to send (it will not meet them again).
   if (marked !== undefined && !mode.json) encoder.transfer = marked
-  const out = encoder.value(value, 0)
-  return new Encoded(out, encoder.tagged, encoder.transfer)
+  const since = refs?.exports ?? 0
+  try {
+    const out = encoder.value(value, 0)
+    return new Encoded(out, encoder.tagged, encoder.transfer)
+  } catch (error) {
+    refs?.rollback(since)
+    throw error
+  }
 }
 
 /** What transfer() marks the current scan met (and took). */

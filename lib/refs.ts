@@ -108,12 +108,32 @@ export class Refs implements RefCodec {
 
   // ---- exporting -------------------------------------------------------------------------------
 
+  /** Exports made so far, in order (a journal for {@link rollback}; trimmed whenever it is back to 0 length use). */
+  readonly #journal: number[] = []
+
+  get exports(): number {
+    return this.#journal.length
+  }
+
+  rollback(since: number): void {
+    while (this.#journal.length > since) {
+      const entry = this.#exports.get(this.#journal.pop()!)
+      if (entry === undefined) continue
+      entry.count--
+      if (entry.count <= 0) {
+        this.#unexport(entry)
+        entry.producer?.stop(new RpcError('never sent', ErrorCode.Unsendable))
+      }
+    }
+  }
+
   export(value: object, kind: StubKind): unknown {
     if (this.#closed !== undefined) throw this.#closed
     if (kind === 'fn' || kind === 'obj') {
       const known = this.#exportIds.get(value)
       if (known !== undefined) {
         this.#exports.get(known)!.count++
+        this.#record(known)
         return [kind, known]
       }
     }
@@ -132,7 +152,14 @@ export class Refs implements RefCodec {
       entry.producer = new Producer(this, id, value, kind)
     }
     this.#exports.set(id, entry)
+    this.#record(id)
     return [kind, id]
+  }
+
+  /** Only the exports of the encoding in progress are kept: the journal is emptied on the next turn. */
+  #record(id: number): void {
+    if (this.#journal.length === 0) queueMicrotask(() => (this.#journal.length = 0))
+    this.#journal.push(id)
   }
 
   /** The handler of `rpc.ref.<id>[.<path>]`, or undefined (released, never exported, or not exposed). */
