@@ -30,7 +30,7 @@ export interface DispatcherHost {
   /** Send only name, message and code of handler errors (`errorDetail: 'minimal'`). */
   minimalErrors(): boolean
   /** What crosses by reference (refs.ts): exported functions and objects are called through `rpc.ref.<id>...`. */
-  refs(): Refs
+  refs(): Refs | undefined
 }
 
 /**
@@ -140,7 +140,7 @@ export class Dispatcher {
   #resolve(method: string): Handler | undefined {
     const handler = this.namespace.get(method)
     if (handler !== undefined) return handler
-    if (method.startsWith(RefMethod.Prefix)) return this.#host.refs().resolve(method)
+    if (method.startsWith(RefMethod.Prefix)) return this.#host.refs()?.resolve(method)
     // The fallback takes unknown paths, never a path inside a handler (`fn.call`, `fn.bind`...).
     if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method) && !this.namespace.isInsideHandler(method)) return this.#fallback
     return undefined

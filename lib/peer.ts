@@ -108,6 +108,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   readonly #dispatcher: Dispatcher
   /** Functions, ref() objects and streams sent and received by reference (refs.ts). */
   readonly #refs: Refs
+  /** The same, or undefined where the channel can carry no reference (a broker). */
+  readonly #refsOn: Refs | undefined
   readonly #events = new EventEmitter()
   readonly #hooks = new Hooks()
   #state: PeerState = 'connecting'
@@ -169,9 +171,10 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       },
       { maxRefs: this.#options.maxRefs, window: this.#options.streamWindow, timeout: this.#options.timeout },
     )
+    this.#refsOn = transport.capabilities?.references === false ? undefined : this.#refs
     this.#dispatcher = new Dispatcher(
       {
-        refs: () => this.#refs,
+        refs: () => this.#refsOn,
         send: (message, transfer) => this.#sendRaw(message, transfer),
         error: (error) => this.#error(error),
         drop: () => void this.#dropped++,
@@ -286,7 +289,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       throw new TimeoutError(`Blocking call "${path}" timed out after ${timeout} ms`, String(path), timeout)
     }
     try {
-      if (reply[TAG] === 1) decodeReply(reply, this.#refs)
+      if (reply[TAG] === 1) decodeReply(reply, this.#refsOn)
     } catch (error) {
       throw new RpcError(`Malformed reply to "${path}": ${messageOf(error)}`, ErrorCode.InvalidRequest)
     }
@@ -487,7 +490,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   #encodeInto(message: Outgoing, params: readonly unknown[] | object, mode: Mode, event?: string, meta?: Meta, refs = true): Transferable[] | undefined {
     let encoded: unknown
     try {
-      encoded = encode(params, mode, refs ? this.#refs : undefined)
+      encoded = encode(params, mode, refs ? this.#refsOn : undefined)
     } catch (error) {
       if (error instanceof UnsendableValue) error.where = Array.isArray(params) ? 'args' : 'params'
       throw error
@@ -868,8 +871,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
    */
   #decode(message: { [key: string]: unknown }, method: unknown, id: unknown): boolean {
     try {
-      if (method === undefined) decodeReply(message, this.#refs)
-      else message.params = decode(message.params, this.#refs)
+      if (method === undefined) decodeReply(message, this.#refsOn)
+      else message.params = decode(message.params, this.#refsOn)
       if (message.meta !== undefined) message.meta = decode(message.meta)
       return true
     } catch (error) {
@@ -1018,7 +1021,7 @@ function checkCallOptions(options: CallOptions<unknown>): RpcError | undefined {
 }
 
 /** Decodes the result, or the error's data, of a reply flagged as holding tags. */
-function decodeReply(reply: { result?: unknown; error?: unknown }, refs: Refs): void {
+function decodeReply(reply: { result?: unknown; error?: unknown }, refs: Refs | undefined): void {
   if ('result' in reply) reply.result = decode(reply.result, refs)
   const error = reply.error as { data?: unknown } | undefined
   if (typeof error === 'object' && error !== null && typeof error.data === 'object' && error.data !== null) {

@@ -52,6 +52,12 @@ export interface TransportCapabilities {
    * per-message expiry): requests then carry `ttl`, the call's timeout in ms, for the transport to take off.
    */
   readonly expiry?: boolean
+  /**
+   * False when nothing can call back through this channel to the side that sent a value (a broker:
+   * the member that runs a call has no channel of its own to the caller). Functions, `ref()` objects
+   * and streams are then unsendable, as toward a plain JSON-RPC peer.
+   */
+  readonly references?: boolean
 }
 
 /** A way to send a request and block until its reply: worker_threads only (SharedArrayBuffer + Atomics). */

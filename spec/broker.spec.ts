@@ -123,6 +123,10 @@ describe('broker: services on a real RabbitMQ (treerpc/amqp)', function () {
       const error = await client.remote.fail().catch((e: unknown) => e)
       expect(error).to.be.instanceOf(RemoteError)
       expect(error).to.include({ name: 'RangeError', message: 'too far', code: 'E_FAR', limit: 7n })
+      // No references over a broker: nothing could call back to this client through the member.
+      const refused = await client.remote.echo(() => 1).catch((e: unknown) => e)
+      expect(refused).to.have.property('code', 'RPC_UNSENDABLE')
+      expect((refused as Error).message).to.match(/args\[0\]: a function cannot be sent/)
     })
 
     it('fails an unknown path, a reserved or prototype path, and bad params at the caller, with coded errors', async () => {

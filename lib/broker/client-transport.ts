@@ -30,7 +30,7 @@ const UNROUTABLE_RETRY = 50
  * the reconnection, within their timeout).
  */
 export class ClientTransport implements Transport {
-  readonly capabilities = { structuredClone: false, transfer: false, reportsClose: true, expiry: true } as const
+  readonly capabilities = { structuredClone: false, transfer: false, reportsClose: true, expiry: true, references: false } as const
   readonly #service: string
   readonly #from: string
   readonly #problem: (error: Error) => void

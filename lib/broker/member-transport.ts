@@ -27,7 +27,7 @@ const MAX_CANCELS = 100_000
  * inside a member where another could have taken it.
  */
 export class MemberTransport implements Transport {
-  readonly capabilities = { structuredClone: false, transfer: false, reportsClose: true } as const
+  readonly capabilities = { structuredClone: false, transfer: false, reportsClose: true, references: false } as const
   readonly #service: string
   readonly #idempotent: (path: string) => boolean
   readonly #problem: (error: Error) => void
