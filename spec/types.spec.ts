@@ -14,6 +14,7 @@ import {
   type NonBlockingPeer,
   type Peer,
   type Pool,
+  type Ref,
   type Remote,
   type RemoteKeys,
   type RemoteOf,
@@ -484,6 +485,27 @@ function broadcastChecks(pool: Pool<Holes>, untyped: Pool): void {
   expectType<Promise<PromiseSettledResult<number>[]>>(untyped.broadcast<number>('x.y'))
 }
 
+/** Results by reference (lib/refs.ts): functions, ref() objects and async generators as they arrive. */
+function referenceChecks(remote: Remote<RefApi>): void {
+  assertType<Equal<ReturnType<typeof remote.adder>, Promise<(x: number) => Promise<number>>>>()
+  assertType<Equal<ReturnType<typeof remote.open>, Promise<Remote<Db>>>>()
+  assertType<Equal<ReturnType<typeof remote.tail>, Promise<AsyncIterableIterator<string>>>>()
+  // A callback parameter takes any function of its type.
+  void remote.run('job', (pct: number) => console.log(pct))
+  // @ts-expect-error a data member of a ref() object is not remote
+  void remote.open('x').then((db) => db.name)
+}
+class Db {
+  name = 'db'
+  users = { find: (id: number) => ({ id }) }
+}
+interface RefApi {
+  adder(k: number): (x: number) => number
+  open(name: string): Ref<Db>
+  tail(file: string): AsyncGenerator<string>
+  run(spec: string, progress: (pct: number) => void): Promise<string>
+}
+
 /** A broker client's proxy is typed like a peer's (treerpc/amqp). */
 function brokerChecks(broker: Broker): void {
   const images = broker.client<ChildApi>('images')
@@ -505,7 +527,7 @@ describe('types', () => {
   })
 
   it('compiles the checks of each type hole (issue 12)', () => {
-    const checks = [overloadChecks, genericChecks, builtInChecks, unreachableChecks, shapeChecks, blockingChecks, eventChecks, eventPassThroughChecks, broadcastChecks, brokerChecks]
+    const checks = [overloadChecks, genericChecks, builtInChecks, unreachableChecks, shapeChecks, blockingChecks, eventChecks, eventPassThroughChecks, broadcastChecks, brokerChecks, referenceChecks]
     for (const check of checks) {
       expect(check).to.be.a('function')
     }
