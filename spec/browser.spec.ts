@@ -176,6 +176,10 @@ describe('in Chromium: the bundle in a page, workers and an iframe', function ()
         expect(await run('transfer')).to.deep.equal({ senderByteLength: 0, isArrayBuffer: true, back: [2, 4, 6, 200], backIsArrayBuffer: true })
       })
 
+      it('passes callbacks, ref() objects and streams by reference', async () => {
+        expect(await run('references')).to.deep.equal({ ran: 5, seen: [1, 2, 3, 4, 5], total: 5, count: 10_000, sum: 49_995_000, released: 'RPC_RELEASED' })
+      })
+
       if (kind === 'worker' || kind === 'iframe') {
         const what = kind === 'worker' ? 'a worker terminated' : 'an iframe removed'
         it(`rejects a pending call with ChannelClosedError when ${what} mid-call, within the heartbeat timeout`, async function () {

@@ -1,6 +1,6 @@
 // The API every far side (dedicated worker, iframe, shared worker) exposes to the page, and the
 // events it answers. Plain browser JavaScript: loaded as is, with one import from the bundle URL.
-import { callContext, transfer } from '/treerpc.js'
+import { callContext, ref, transfer } from '/treerpc.js'
 
 /** The options of every peer in these pages: a fast heartbeat, so liveness specs end quickly. */
 export const PEER_OPTIONS = { heartbeat: { interval: 100, timeout: 300 } }
@@ -53,6 +53,15 @@ export function makeApi(where, getPeer) {
       const bytes = new Uint8Array(buffer)
       for (let i = 0; i < bytes.length; i++) bytes[i] *= 2
       return transfer({ buffer, isArrayBuffer: buffer instanceof ArrayBuffer }, [buffer])
+    },
+    /** References: calls `progress` n times, returns a ref() object and a stream (README "by reference"). */
+    async progress(n, progress) {
+      for (let i = 1; i <= n; i++) await progress(i)
+      return n
+    },
+    counter: () => ref({ count: 0, add(k) { return (this.count += k) } }),
+    async *items(n) {
+      for (let i = 0; i < n; i++) yield i
     },
     /** Never settles: the liveness specs end it by killing this side. */
     hang: () => new Promise(() => {}),

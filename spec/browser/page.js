@@ -1,6 +1,6 @@
 // The page side of spec/browser.spec.ts: opens a channel to a dedicated worker, an iframe or a shared
 // worker, and runs one scenario at a time, returning plain data for Node to assert on.
-import { CancelledError, ChannelClosedError, createPeer, MessagePortTransport, RemoteError, TimeoutError } from '/treerpc.js'
+import { CancelledError, ChannelClosedError, createPeer, MessagePortTransport, RemoteError, release, TimeoutError } from '/treerpc.js'
 import { PEER_OPTIONS } from './api.js'
 
 const connections = new Map()
@@ -139,6 +139,27 @@ export async function run(id, scenario) {
         back: [...new Uint8Array(result.buffer)],
         backIsArrayBuffer: result.buffer instanceof ArrayBuffer,
       }
+    }
+    case 'references': {
+      const seen = []
+      const ran = await far.progress(5, (i) => seen.push(i))
+      const counter = await far.counter()
+      await counter.add(2)
+      const total = await counter.add(3)
+      let sum = 0
+      let count = 0
+      for await (const item of await far.items(10_000)) {
+        sum += item
+        count++
+      }
+      release(counter)
+      let released
+      try {
+        await counter.add(1)
+      } catch (error) {
+        released = error.code
+      }
+      return { ran, seen, total, count, sum, released }
     }
     case 'kill-mid-call': {
       await far.echo('alive')
