@@ -135,12 +135,12 @@ add('Maps in Sets in arrays, with Dates', [new Set([new Map([['when', new Date(5
 })
 
 const unsendable: Record<string, [unknown, RegExp]> = {
-  'a function': [{ a: 1, f: () => 1 }, /args\[0\]\.f: a function cannot be sent/],
+  'a symbol in an object member': [{ a: 1, s: Symbol('s') }, /args\[0\]\.s: a symbol cannot be sent/],
   'a symbol': [[1, Symbol('s')], /args\[0\]\[1\]: a symbol cannot be sent/],
   'a WeakMap': [{ cache: new WeakMap() }, /args\[0\]\.cache: a WeakMap cannot be sent/],
   'a Promise': [Promise.resolve(1), /args\[0\]: a Promise cannot be sent/],
   'Headers': [{ headers: new Headers({ a: '1' }) }, /args\[0\]\.headers: a Headers cannot be sent/],
-  'a function inside a Map': [new Map([['k', { f() {} }]]), /args\[0\]<Map value>\.f: a function/],
+  'a symbol inside a Map': [new Map([['k', { s: Symbol('s') }]]), /args\[0\]<Map value>\.s: a symbol cannot be sent/],
 }
 
 type Started = { peer: NonBlockingPeer<any>; stop: () => Promise<unknown> }

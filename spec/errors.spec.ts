@@ -154,7 +154,7 @@ describe('errors', () => {
 
   describe('unsendable values', () => {
     for (const [what, value, name] of [
-      ['a function', () => 1, /function/],
+      ['a WeakMap', new WeakMap(), /a WeakMap cannot be sent/],
       ['a Symbol', Symbol('s'), /symbol/i],
     ] as const) {
       it(`reject promptly with RPC_UNSENDABLE naming the type when the handler returns ${what}`, async () => {
@@ -178,7 +178,7 @@ describe('errors', () => {
         let call!: ReturnType<typeof left.call>
         let viaProxy!: Promise<unknown>
         expect(() => {
-          call = left.call('echo', [() => 1])
+          call = left.call('echo', [new WeakMap()])
           viaProxy = left.remote.echo(Symbol('s'))
         }).not.to.throw()
         const [first, second] = await Promise.all([rejection(call), rejection(viaProxy)])
@@ -238,6 +238,7 @@ describe('errors', () => {
         InvalidArgument: 'RPC_INVALID_ARGUMENT',
         Unsupported: 'RPC_UNSUPPORTED',
         InvalidState: 'RPC_INVALID_STATE',
+        Released: 'RPC_RELEASED',
       })
     })
   })

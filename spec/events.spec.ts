@@ -243,7 +243,7 @@ describe('unsendable notifications and events', () => {
   it('throws RpcError RPC_UNSENDABLE from notify and emit when an argument cannot be cloned, and stays open', async () => {
     const { left, right } = pair({}, { expose: { log: () => {} } })
     await left.ready
-    expect(() => left.notify('log', () => 1)).to.throw(RpcError).with.property('code', ErrorCode.Unsendable)
+    expect(() => left.notify('log', new WeakMap())).to.throw(RpcError).with.property('code', ErrorCode.Unsendable)
     expect(() => left.emit('tick', Symbol('s'))).to.throw(RpcError).with.property('code', ErrorCode.Unsendable)
     expect(left.state).to.equal('open')
     const got = collect(right, 'tick', 1)

@@ -251,7 +251,7 @@ describe('timeouts', () => {
           outcomes.push(rejection(left.call('missing')))
           break
         case 3:
-          outcomes.push(rejection(left.call('ok', [() => i])))
+          outcomes.push(rejection(left.call('ok', [Symbol(String(i))])))
           break
         case 4: {
           const call = left.call('hold', [], { timeout: 0 })
