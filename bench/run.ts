@@ -8,6 +8,7 @@
  *   npm run bench -- --only latency  workloads whose id contains the text (latency:worker, pool:2, stream, leak...)
  *   npm run bench -- --only browser  treerpc's bundle in Chromium, page ↔ worker (skipped with a note without Chromium)
  *   npm run bench -- --only broker   treerpc/amqp through a private RabbitMQ node (skipped with a note without rabbitmq-server)
+ *   npm run bench -- --only refs     callbacks and streams (references) against plain calls, and their leak soak
  *   npm run bench -- --md out.md     also write the report as markdown
  *   npm run bench -- --no-pin        skip the second, pinned pass of the latency workloads
  *
@@ -55,6 +56,7 @@ import {
   withDeadline,
 } from './harness.js'
 import { binary, binaryBase64, type Graph, MIB, objectGraph, SMALL } from './payloads.js'
+import { REFS_PARTS, RefsBenchFailure, runRefsBench } from './refs.js'
 import { streamEntries } from './stream.js'
 
 // ---- command line -------------------------------------------------------------------------------
@@ -525,6 +527,26 @@ async function runBroker(): Promise<void> {
 }
 let brokerFailed = false
 
+// ---- references (callbacks, streams, their lifetimes; bench/refs.ts) -----------------------------
+
+/** The `refs` workloads: one worker thread of their own, own tables and targets (bench/refs.ts). Not in the pinned pass. */
+async function runRefs(): Promise<void> {
+  if (pinned) return
+  const parts = REFS_PARTS.filter((part) => only === undefined || part.includes(only))
+  if (parts.length === 0) return
+  out('## References: callbacks and streams against plain calls, and their leak soak (bench/refs.ts)')
+  out()
+  try {
+    out(await runRefsBench({ quick, smoke, parts }))
+  } catch (error) {
+    if (error instanceof RefsBenchFailure) out(error.report)
+    out(`> refs failed: ${messageOf(error)}`)
+    out()
+    refsFailed = true
+  }
+}
+let refsFailed = false
+
 function aggregate(row: EntryResult<Metrics>, key: string): number {
   return median(row.rounds.map((m) => m[key]).filter((v): v is number => typeof v === 'number'))
 }
@@ -865,6 +887,7 @@ async function main(): Promise<void> {
   await runStream()
   await runBrowser()
   await runBroker()
+  await runRefs()
   if (pinned) {
     if (jsonPath !== undefined) writeFileSync(jsonPath, JSON.stringify(pinnedOutput))
     return
@@ -876,7 +899,7 @@ async function main(): Promise<void> {
   out(`Total time: ${((now() - started) / 1000).toFixed(1)} s; load average at the end: ${loadavg()}`)
   // Peers may fail (their rows say why); treerpc failing fails the run, so CI notices.
   const treerpcFailures = done.flatMap((d) => d.rows.filter((row) => row.label.startsWith('treerpc') && row.error !== undefined))
-  if (treerpcFailures.length > 0 || leakError !== undefined || browserFailed || brokerFailed) process.exitCode = 1
+  if (treerpcFailures.length > 0 || leakError !== undefined || browserFailed || brokerFailed || refsFailed) process.exitCode = 1
   if (mdPath !== undefined) writeFileSync(mdPath, report.join('\n') + '\n')
 }
 

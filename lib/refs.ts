@@ -138,7 +138,7 @@ export class Refs implements RefCodec {
       }
     }
     if (this.#exports.size >= this.#options.maxRefs) {
-      throw new BusyError(`${this.#exports.size} references are already exported (options.maxRefs): a ${KIND_NAMES[kind]} cannot be sent until some are released`)
+      throw new BusyError(`${this.#exports.size} references are already exported (options.maxRefs): ${ARTICLES[kind]} ${KIND_NAMES[kind]} cannot be sent until some are released`)
     }
     const id = ++this.#next
     const entry: Exported = { id, value, kind, count: 1 }
@@ -313,6 +313,7 @@ const DISPOSE: symbol | undefined = (Symbol as { dispose?: symbol }).dispose
 
 const KINDS: ReadonlySet<unknown> = new Set(['fn', 'obj', 'iter', 'stream'])
 const KIND_NAMES: Record<StubKind, string> = { fn: 'function', obj: 'ref() object', iter: 'async iterable', stream: 'ReadableStream' }
+const ARTICLES: Record<StubKind, string> = { fn: 'a', obj: 'a', iter: 'an', stream: 'a' }
 
 function released(entry: Imported): RpcError {
   return new RpcError(`The ${KIND_NAMES[entry.kind]} stub #${entry.id} was released: it can no longer be called`, ErrorCode.Released)

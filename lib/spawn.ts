@@ -93,9 +93,9 @@ export function spawnChild<RemoteApi = unknown, Events extends PeerEvents = Peer
   options?: SpawnChildOptions,
 ): ChildHandle<RemoteApi, Events> {
   const file = resolveModulePath(modulePath)
-  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, meta, trace, errorDetail, heartbeat, closeTimeout, connectTimeout = 30_000, args = [], ...forkOptions } =
+  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, meta, trace, errorDetail, heartbeat, maxRefs, streamWindow, closeTimeout, connectTimeout = 30_000, args = [], ...forkOptions } =
     checkOptions<SpawnChildOptions>('options', options)
-  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout, hooks, meta, trace, errorDetail, heartbeat }
+  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout, hooks, meta, trace, errorDetail, heartbeat, maxRefs, streamWindow }
   resolvePeerOptions(peerOptions)
   optional(checkNonNegative, 'options.closeTimeout', closeTimeout, true)
   checkArgs(args)
@@ -140,9 +140,9 @@ export function spawnWorker<RemoteApi = unknown, Events extends PeerEvents = Pee
   options?: SpawnWorkerOptions,
 ): WorkerHandle<RemoteApi, Events> {
   const file = resolveModulePath(modulePath)
-  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, meta, trace, errorDetail, heartbeat, closeTimeout, connectTimeout = 30_000, ...workerOptions } =
+  const { expose, timeout, concurrency, maxQueue, maxPending, handshake, hooks, meta, trace, errorDetail, heartbeat, maxRefs, streamWindow, closeTimeout, connectTimeout = 30_000, ...workerOptions } =
     checkOptions<SpawnWorkerOptions>('options', options)
-  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout, hooks, meta, trace, errorDetail, heartbeat }
+  const peerOptions = { expose, timeout, concurrency, maxQueue, maxPending, handshake, connectTimeout, hooks, meta, trace, errorDetail, heartbeat, maxRefs, streamWindow }
   resolvePeerOptions(peerOptions)
   optional(checkNonNegative, 'options.closeTimeout', closeTimeout, true)
 

@@ -4,7 +4,7 @@
  * timeout, forged reference paths, and plain JSON-RPC peers (which get no references).
  */
 import { expect } from 'chai'
-import { BusyError, callContext, createMemoryPair, createPeer, MethodNotFoundError, type Peer, ref, release, TimeoutError } from '../lib/index.js'
+import { BusyError, callContext, createMemoryPair, createPeer, MethodNotFoundError, type Peer, ref, release, spawnWorker, TimeoutError } from '../lib/index.js'
 import { pair, rejection } from './helpers.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -90,6 +90,20 @@ describe('references: lifetimes and limits', () => {
     expect(error.message).to.match(/options\.maxRefs/)
     expect(left.stats.pending).to.equal(0)
     expect(await left.remote.take(() => 1)).to.equal(1)
+  })
+
+  it('spawnWorker passes the reference options (maxRefs, streamWindow) to its peer', async function () {
+    this.timeout(10_000)
+    const handle = spawnWorker(new URL('./fixtures/refs-peer.js', import.meta.url), { maxRefs: 1, streamWindow: 4 })
+    try {
+      await handle.ready
+      expect(await rejection(handle.peer.call('run', [1, ref({ a: () => 1 }), () => 2]))).to.be.instanceOf(BusyError)
+      let n = 0
+      for await (const item of (await handle.peer.call('tail', [10])) as AsyncIterable<number>) n += item
+      expect(n).to.equal(45)
+    } finally {
+      await handle.close()
+    }
   })
 
   it("a stream's timeout applies to each item's wait: a slow item rejects next() with TimeoutError and stops the producer", async () => {
