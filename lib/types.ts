@@ -120,7 +120,14 @@ type Signatures<F> = F extends {
 type Distinct<S extends unknown[]> = S extends [infer X, infer Y, ...infer Rest] ? (Same<X, Y> extends true ? Distinct<[Y, ...Rest]> : S) : S
 
 /** An overloaded function type (an intersection, in order) returning `Promise<Returned<Awaited<R>>>` from each signature. */
-type Promised<S> = S extends [[infer A extends unknown[], infer R], ...infer Rest] ? ((...args: A) => Promise<Returned<Awaited<R>>>) & Promised<Rest> : unknown
+type Promised<S> = S extends [[infer A extends unknown[], infer R], ...infer Rest] ? ((...args: Passed<A>) => Promise<Returned<Awaited<R>>>) & Promised<Rest> : unknown
+
+/**
+ * The parameters of a remote method as the caller passes them: a callback parameter (a function
+ * type) takes a function returning its result or a promise of it, since the other side receives a
+ * stub that always returns a promise (lib/refs.ts). `any` and non-function parameters are unchanged.
+ */
+export type Passed<A extends unknown[]> = { [K in keyof A]: 0 extends 1 & A[K] ? A[K] : A[K] extends (...args: infer P) => infer R ? (...args: P) => R | Awaited<R> : A[K] }
 
 declare const REF_BRAND: unique symbol
 

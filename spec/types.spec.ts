@@ -490,8 +490,12 @@ function referenceChecks(remote: Remote<RefApi>): void {
   assertType<Equal<ReturnType<typeof remote.adder>, Promise<(x: number) => Promise<number>>>>()
   assertType<Equal<ReturnType<typeof remote.open>, Promise<Remote<Db>>>>()
   assertType<Equal<ReturnType<typeof remote.tail>, Promise<AsyncIterableIterator<string>>>>()
-  // A callback parameter takes any function of its type.
+  // A callback parameter takes any function of its type, returning its result or a promise of it.
   void remote.run('job', (pct: number) => console.log(pct))
+  void remote.watch((line: string) => line.length)
+  void remote.watch(async (line: string) => line.length)
+  // @ts-expect-error the callback's parameter types still hold
+  void remote.watch((line: number) => line)
   // @ts-expect-error a data member of a ref() object is not remote
   void remote.open('x').then((db) => db.name)
 }
@@ -504,6 +508,7 @@ interface RefApi {
   open(name: string): Ref<Db>
   tail(file: string): AsyncGenerator<string>
   run(spec: string, progress: (pct: number) => void): Promise<string>
+  watch(onLine: (line: string) => Promise<number>): void
 }
 
 /** A broker client's proxy is typed like a peer's (treerpc/amqp). */
