@@ -257,6 +257,24 @@ describe('broker: services on a real RabbitMQ (treerpc/amqp)', function () {
       expect(all.filter((line) => line === 'start i1')).to.have.length(2)
     })
 
+    it('an idempotent call runs again at most once: lost with a second member, it rejects (a poison call cannot take down the fleet)', async () => {
+      const name = service()
+      const logs = ['a', 'b', 'c'].map((x) => logOf(`${name}-${x}`))
+      const first = await member(name, 1, { log: logs[0] })
+      const client = (await connect()).client<WorkApi>(name, { timeout: 20_000 })
+      const call = client.remote.work.retry(5000, 'poison').catch((e: unknown) => e)
+      await until(() => lines(logs[0]!).includes('start poison'), 'the first run')
+      const second = await member(name, 1, { log: logs[1] })
+      first.kill('SIGKILL')
+      await until(() => lines(logs[1]!).includes('start poison'), 'the second run, elsewhere')
+      await member(name, 1, { log: logs[2] })
+      second.kill('SIGKILL')
+      const error = await call
+      expect(error).to.be.instanceOf(ChannelClosedError)
+      expect((error as Error).message).to.match(/already run again once/)
+      expect(logs.flatMap(lines).filter((line) => line === 'start poison')).to.have.length(2)
+    })
+
     it('a call that expires while queued never runs; its caller gets TimeoutError', async () => {
       const name = service()
       await member(name, 1)

@@ -69,8 +69,15 @@ export interface Received {
 export interface Delivery extends Received {
   /** True when the broker delivered it before, to a member that went away without acknowledging it. */
   redelivered: boolean
+  /** True when it is a second chance: a member published it again after its first member was lost. */
+  retried: boolean
   /** Done with it: the broker forgets it. A no-op once the connection it came on is gone. */
   ack(): void
+  /**
+   * Publishes it again at the back of the queue as a second chance (`retried`), for another member,
+   * then acknowledges this delivery.
+   */
+  retry(): void
 }
 
 export interface Subscription {

@@ -92,10 +92,14 @@ export class MemberTransport implements Transport {
     const notification = message.id === undefined || message.id === null
     const key = notification ? `${delivery.from}/n${++this.#notifications}` : `${delivery.from}/${String(message.id)}`
     if (this.#cancelled.delete(key)) return delivery.ack()
-    if (delivery.redelivered && !this.#idempotent(message.method)) {
-      // It was taken before by a member that went away: it may have run. Not idempotent: never twice.
+    if (delivery.redelivered) {
+      // It was taken before by a member that went away: it may have run. An idempotent call gets one
+      // second chance, at the back of the queue; any other call, or one lost twice, is never run
+      // again (a call that kills every member it reaches must not take the whole service down).
+      if (this.#idempotent(message.method) && !delivery.retried) return delivery.retry()
       delivery.ack()
-      if (!notification) this.#replyError(delivery, message.id, WireCode.ChannelClosed, `The member of "${this.#service}" running "${message.method}" was lost; the call may or may not have run, and was not run again (it is not marked idempotent)`)
+      const why = delivery.retried ? 'it was already run again once after losing a member' : 'it is not marked idempotent'
+      if (!notification) this.#replyError(delivery, message.id, WireCode.ChannelClosed, `The member of "${this.#service}" running "${message.method}" was lost; the call may or may not have run, and was not run again (${why})`)
       return
     }
     this.#taken.set(key, { delivery, id: notification ? undefined : message.id })

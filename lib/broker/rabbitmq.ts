@@ -15,12 +15,14 @@
 import type { BrokerAdapter, BrokerLink, Delivery, Received, Subscription } from './adapter.js'
 
 const REPLY_TO = 'amq.rabbitmq.reply-to'
+/** The header of a call published again after its first member was lost (its one second chance). */
+const RETRY = 'x-treerpc-retry'
 
 /** What treerpc uses of amqplib's promise API, declared here so that its types are not needed. */
 interface AmqpMessage {
   content: Buffer
   fields: { redelivered: boolean }
-  properties: { replyTo?: string; correlationId?: string; headers?: Record<string, unknown> }
+  properties: { replyTo?: string; correlationId?: string; expiration?: string; headers?: Record<string, unknown> }
 }
 interface AmqpChannel {
   assertQueue(name: string, options?: object): Promise<{ queue: string; consumerCount: number }>
@@ -158,8 +160,16 @@ class RabbitLink implements BrokerLink {
         from: message.properties.correlationId,
         replyTo: message.properties.replyTo,
         redelivered: message.fields.redelivered,
+        retried: message.properties.headers?.[RETRY] === 1,
         ack: () => {
           if (open) channel.ack(message)
+        },
+        retry: () => {
+          if (!open) return
+          const { correlationId, replyTo, expiration } = message.properties
+          // Published before the ack: lost in between, the call is redelivered as it was (and retried then).
+          this.#plain.publish('', queueOf(service), message.content, { correlationId, replyTo, expiration, headers: { [RETRY]: 1 } })
+          channel.ack(message)
         },
       })
     })
