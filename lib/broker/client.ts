@@ -100,7 +100,7 @@ export class ServiceClient<Api extends object = any> implements Party {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.#membersTimeout)
       this.#queries.set(id, (message) => {
-        if (typeof message.result === 'object' && message.result !== null) found.push(message.result as MemberInfo)
+        if (isMemberInfo(message.result)) found.push(message.result)
         if (found.length >= expected) {
           clearTimeout(timer)
           resolve()
@@ -192,4 +192,11 @@ export class ServiceClient<Api extends object = any> implements Party {
   #assertOpen(): void {
     if (this.#closed) throw new ChannelClosedError(`The client of "${this.service}" is closed`)
   }
+}
+
+/** A member's answer to `members()`, checked as any input from the other side. */
+function isMemberInfo(value: unknown): value is MemberInfo {
+  if (typeof value !== 'object' || value === null) return false
+  const info = value as Record<string, unknown>
+  return typeof info.id === 'string' && typeof info.host === 'string' && typeof info.pid === 'number' && typeof info.inFlight === 'number' && typeof info.since === 'number'
 }
