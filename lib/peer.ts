@@ -110,6 +110,8 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
   readonly #refs: Refs
   /** The same, or undefined where the channel can carry no reference (a broker). */
   readonly #refsOn: Refs | undefined
+  /** The channel drops calls that wait past their timeout (a broker): requests carry `ttl`. */
+  readonly #expiry: boolean
   readonly #events = new EventEmitter()
   readonly #hooks = new Hooks()
   #state: PeerState = 'connecting'
@@ -172,6 +174,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       { maxRefs: this.#options.maxRefs, window: this.#options.streamWindow, timeout: this.#options.timeout },
     )
     this.#refsOn = transport.capabilities?.references === false ? undefined : this.#refs
+    this.#expiry = transport.capabilities?.expiry === true
     this.#dispatcher = new Dispatcher(
       {
         refs: () => this.#refsOn,
@@ -440,7 +443,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       try {
         const request: Outgoing = { jsonrpc: '2.0', id: call.id, method: call.path }
         // A channel that can expire queued messages (a broker) is told each call's timeout.
-        if (this.#transport.capabilities?.expiry === true && call.timeout > 0) request.ttl = call.timeout
+        if (this.#expiry && call.timeout > 0) request.ttl = call.timeout
         this.#send(request, paramsOf(args), options?.transfer, undefined, meta)
       } catch (error) {
         this.#transactions.fail(call, unsendable(`Arguments of "${path}" could not be sent`, error))
