@@ -1,4 +1,4 @@
-import { markRef, type RefCodec, type StubKind } from './codec.js'
+import { markRef, type RefCodec, type StubKind, UnsendableValue } from './codec.js'
 import { enterContext } from './context.js'
 import { messageOf } from './describe.js'
 import { BusyError, ChannelClosedError, ErrorCode, RpcError, TimeoutError } from './errors.js'
@@ -430,10 +430,19 @@ class Producer {
     if (!this.#refs.host.isOpen()) return
     try {
       this.#refs.host.notify(RefMethod.Items, { id: this.#id, items, ...extra })
-    } catch (error) {
-      // An item that cannot be sent ends the stream with that error, at the consumer.
-      this.#refs.host.notify(RefMethod.Items, { id: this.#id, items: [], error: asError(error) })
-      this.stop(error)
+    } catch {
+      // An item that cannot be sent ends the stream with that error, at the consumer, after the items
+      // before it (sent one by one, to find it).
+      for (const item of items) {
+        try {
+          this.#refs.host.notify(RefMethod.Items, { id: this.#id, items: [item] })
+        } catch (error) {
+          const unsendable = new RpcError(`An item of stream #${this.#id} could not be sent: ${error instanceof UnsendableValue ? ((error.where = 'item'), error.describe()) : messageOf(error)}`, ErrorCode.Unsendable)
+          this.#refs.host.notify(RefMethod.Items, { id: this.#id, items: [], error: unsendable })
+          return this.stop(unsendable)
+        }
+      }
+      if (extra !== undefined) this.#refs.host.notify(RefMethod.Items, { id: this.#id, items: [], ...extra })
     }
   }
 

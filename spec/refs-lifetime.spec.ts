@@ -133,6 +133,31 @@ describe('references: lifetimes and limits', () => {
     await until(() => stopped, 'the producer to stop')
   })
 
+  it('an item that cannot be sent ends the stream with RPC_UNSENDABLE, after the items before it', async () => {
+    const { left } = pair(
+      {},
+      {
+        expose: {
+          async *items() {
+            yield 1
+            yield 2
+            yield Symbol('no')
+            yield 4
+          },
+        },
+      },
+    )
+    const got: unknown[] = []
+    const error = await rejection(
+      (async () => {
+        for await (const item of await left.remote.items()) got.push(item)
+      })(),
+    )
+    expect(got).to.deep.equal([1, 2])
+    expect(error.code).to.equal('RPC_UNSENDABLE')
+    expect(error.message).to.match(/An item of stream #\d+ could not be sent: .*a symbol cannot be sent/)
+  })
+
   it('refuses forged reference paths: unknown ids, paths inside a function, reserved names', async () => {
     const { left } = pair({}, { expose: { obj: () => ref({ ping: () => 'pong', nested: { deep: () => 'deep' } }) } })
     const obj = await left.remote.obj()
