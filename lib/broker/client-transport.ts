@@ -1,6 +1,7 @@
 import { BusyError, type CloseInfo } from '../errors.js'
-import { Method, PROTOCOL_VERSION, WireCode } from '../protocol.js'
+import { Method, WireCode } from '../protocol.js'
 import type { Transport } from '../transport.js'
+import { brokerHello } from './hello.js'
 import type { BrokerLink, Received } from './adapter.js'
 import { checkSize } from './size.js'
 
@@ -53,8 +54,7 @@ export class ClientTransport implements Transport {
 
   onMessage(listener: (message: unknown) => void): void {
     this.#onMessage = listener
-    // The broker stands in for the other side's handshake: every member is treerpc, JSON on the wire.
-    queueMicrotask(() => listener({ jsonrpc: '2.0', method: Method.Hello, params: { v: PROTOCOL_VERSION, peer: 'broker', ack: true, clone: false, batch: false } }))
+    queueMicrotask(() => listener(brokerHello()))
   }
 
   onClose(listener: (info: CloseInfo) => void): void {
