@@ -21,7 +21,8 @@ import moleculer from 'moleculer'
 import { rabbitmqInstalled, startPrivateNode } from '../examples/broker/private-node.js'
 import { type Broker, connectBroker } from '../lib/amqp.js'
 import { stopChild, workerUrl } from './adapters.js'
-import { type Entry, type EntryResult, fmt, inFlight, interleaved, median, messageOf, now, percentile, ratio, sequential, table, withDeadline } from './harness.js'
+import { type Entry, type EntryResult, inFlight, interleaved, median, messageOf, now, percentile, sequential, table, withDeadline } from './harness.js'
+import { atLeast, atMost, type Metrics, printTable, value } from './section.js'
 import type { BrokerBenchApi } from './workers/broker-treerpc.js'
 
 const DEPTH = 64
@@ -29,6 +30,10 @@ const DEADLINE = 120_000
 /** The echoed value (moleculer wraps it in its params object, the others send it as is). */
 const VALUE = { a: 1, b: 'x' }
 const WORK_MS = 5
+/** Every table's title ends with where it ran. */
+const NODE = ' — RabbitMQ, private node'
+/** Latency: time per call against raw amqplib's. */
+const RAW = { label: '× raw', key: 'median' }
 const RAW_QUEUE = 'bench-raw'
 
 /** Thrown when a treerpc row failed: the bench then exits with 1, and `report` still gets printed. */
@@ -41,7 +46,6 @@ export class BrokerBenchFailure extends Error {
   }
 }
 
-type Metrics = Record<string, number>
 
 interface Contender {
   name: string
@@ -253,21 +257,21 @@ export async function runBrokerBench(opts: { quick: boolean; smoke: boolean }): 
     const echo = [raw, rawConfirm, treerpc, mol]
     let t = now()
     const latency = await run(echo, latencyEntry)
-    printTable(out, `Sequential round-trip latency (small call \`${JSON.stringify(VALUE)}\`)`, 'broker:latency', size.rounds, now() - t, latency, [
+    printTable(out, `Sequential round-trip latency (small call \`${JSON.stringify(VALUE)}\`)${NODE}`, 'broker:latency', size.rounds, now() - t, latency, [
       ['median', 'median µs'],
       ['p99', 'p99 µs'],
-    ])
+    ], RAW)
     t = now()
     const throughput = await run(echo, rateEntry(size.throughput, size.warm * 2))
-    printTable(out, `Throughput, ${DEPTH} calls in flight (small call)`, 'broker:throughput', size.rounds, now() - t, throughput, [
+    printTable(out, `Throughput, ${DEPTH} calls in flight (small call)${NODE}`, 'broker:throughput', size.rounds, now() - t, throughput, [
       ['rate', 'calls/s', 0],
       ['perCall', 'µs/call'],
-    ])
+    ], { label: '× raw', key: 'perCall' })
     t = now()
     const scaled = await run(scale, rateEntry(size.scale, Math.max(8, size.scale / 4)))
     printTable(
       out,
-      `Scale: ${WORK_MS} ms of busy CPU per call, ${DEPTH} in flight, 1 member process against 2`,
+      `Scale: ${WORK_MS} ms of busy CPU per call, ${DEPTH} in flight, 1 member process against 2${NODE}`,
       'broker:scale',
       size.rounds,
       now() - t,
@@ -276,28 +280,16 @@ export async function runBrokerBench(opts: { quick: boolean; smoke: boolean }): 
         ['rate', 'calls/s', 0],
         ['perCall', 'µs/call', 0],
       ],
-      'speedup',
+      { label: 'speedup', key: 'perCall', speedup: true },
     )
 
     // ---- targets ----
-    const value = (rows: EntryResult<Metrics>[], name: string, key: string): number => {
-      const row = rows.find((r) => r.label === name && r.error === undefined)
-      return row === undefined ? NaN : median(row.rounds.map((m) => m[key]!))
-    }
     const verdicts: string[][] = []
-    const atMost = (target: string, measured: number, limit: number): void => {
-      const ok = Number.isFinite(measured) ? measured <= limit : undefined
-      verdicts.push([target, Number.isFinite(measured) ? `${measured.toFixed(2)}×` : '–', `≤ ${limit.toFixed(2)}×`, verdict(ok, ok ? `${((1 - measured / limit) * 100).toFixed(0)}% under` : `${((measured / limit - 1) * 100).toFixed(0)}% over`)])
-    }
-    const atLeast = (target: string, measured: number, limit: number, unit: string): void => {
-      const ok = Number.isFinite(measured) ? measured >= limit : undefined
-      verdicts.push([target, Number.isFinite(measured) ? `${measured.toFixed(2)}${unit}` : '–', `≥ ${limit.toFixed(2)}${unit}`, verdict(ok, ok ? `${((measured / limit - 1) * 100).toFixed(0)}% over` : `${((1 - measured / limit) * 100).toFixed(0)}% short`)])
-    }
-    atMost('sequential latency, × raw amqplib', value(latency, treerpc.name, 'median') / value(latency, raw.name, 'median'), 1.15)
-    atMost(`${DEPTH} in flight, time per call × raw amqplib`, value(throughput, treerpc.name, 'perCall') / value(throughput, raw.name, 'perCall'), 1.3)
-    atLeast('sequential latency: moleculer ÷ treerpc (faster than moleculer)', value(latency, mol.name, 'median') / value(latency, treerpc.name, 'median'), 1, '×')
-    atLeast(`${DEPTH} in flight: moleculer ÷ treerpc time per call`, value(throughput, mol.name, 'perCall') / value(throughput, treerpc.name, 'perCall'), 1, '×')
-    atLeast(`scale: 2 members ÷ 1 member, calls/s`, value(scaled, scale[1]!.name, 'rate') / value(scaled, scale[0]!.name, 'rate'), 1.8, '×')
+    atMost(verdicts, 'sequential latency, × raw amqplib', value(latency, treerpc.name, 'median') / value(latency, raw.name, 'median'), 1.15)
+    atMost(verdicts, `${DEPTH} in flight, time per call × raw amqplib`, value(throughput, treerpc.name, 'perCall') / value(throughput, raw.name, 'perCall'), 1.3)
+    atLeast(verdicts, 'sequential latency: moleculer ÷ treerpc (faster than moleculer)', value(latency, mol.name, 'median') / value(latency, treerpc.name, 'median'), 1, '×')
+    atLeast(verdicts, `${DEPTH} in flight: moleculer ÷ treerpc time per call`, value(throughput, mol.name, 'perCall') / value(throughput, treerpc.name, 'perCall'), 1, '×')
+    atLeast(verdicts, `scale: 2 members ÷ 1 member, calls/s`, value(scaled, scale[1]!.name, 'rate') / value(scaled, scale[0]!.name, 'rate'), 1.8, '×')
     out(`#### Targets (treerpc/amqp), medians of this run${opts.smoke ? ' (SMOKE: meaningless counts)' : opts.quick ? ' (quick: noisier)' : ''}`)
     out()
     out(table(['target', 'measured', 'target', 'verdict'], verdicts, ['l', 'r', 'r', 'l']))
@@ -322,35 +314,3 @@ export async function runBrokerBench(opts: { quick: boolean; smoke: boolean }): 
   return report
 }
 
-function verdict(ok: boolean | undefined, by: string): string {
-  return ok === undefined ? '–' : `${ok ? 'met' : 'MISSED'} (${by})`
-}
-
-function printTable(
-  out: (text?: string) => void,
-  title: string,
-  id: string,
-  rounds: number,
-  ms: number,
-  rows: EntryResult<Metrics>[],
-  columns: [key: string, label: string, digits?: number][],
-  ratioLabel = '× raw',
-): void {
-  const primary = columns.find(([key]) => key === 'median' || key === 'perCall')![0]
-  const agg = (row: EntryResult<Metrics>, key: string): number => median(row.rounds.map((m) => m[key]!))
-  // The denominator: the raw row, or (scale) the first row, a single member.
-  const base = rows.find((row) => row.raw) ?? rows[0]
-  const baseValue = base === undefined || base.error !== undefined ? NaN : agg(base, primary)
-  const body = rows.map((row) =>
-    row.error !== undefined
-      ? [row.label, ...columns.map(() => '–'), '–', row.error]
-      : [row.label, ...columns.map(([key, , digits]) => fmt(agg(row, key), digits)), ratioLabel === '× raw' ? ratio(agg(row, primary), baseValue) : ratio(baseValue, agg(row, primary)), row.note],
-  )
-  const header = ['contender', ...columns.map(([, label]) => label), ratioLabel, 'note']
-  out(`### ${title} — RabbitMQ, private node`)
-  out()
-  out(`\`${id}\` · ${rounds} interleaved rounds, medians across rounds · ${(ms / 1000).toFixed(1)} s`)
-  out()
-  out(table(header, body, header.map((_, i) => (i === 0 || i === header.length - 1 ? 'l' : 'r'))))
-  out()
-}

@@ -17,7 +17,8 @@
  */
 import { type WorkerHandle, spawnWorker } from '../lib/index.js'
 import { workerUrl } from './adapters.js'
-import { type Entry, type EntryResult, fmt, gc, hasGc, inFlight, interleaved, median, messageOf, now, ratio, sleep, table, withDeadline } from './harness.js'
+import { type Entry, type EntryResult, fmt, gc, hasGc, inFlight, interleaved, messageOf, now, sleep, table, withDeadline } from './harness.js'
+import { atLeast, atMost, type Metrics, printTable, value, verdict } from './section.js'
 import type { RefsBenchApi } from './workers/refs.js'
 
 /** The parts of the section, as `--only` matches them (`--only refs` selects all three). */
@@ -34,7 +35,6 @@ export class RefsBenchFailure extends Error {
   }
 }
 
-type Metrics = Record<string, number>
 
 const DEPTH = 64
 const DEADLINE = 120_000
@@ -151,7 +151,7 @@ export async function runRefsBench(opts: { quick: boolean; smoke: boolean; parts
       ]
       const t = now()
       const rows = await interleaved(entries, size.rounds, DEADLINE)
-      printTable(out, `Callback round trip against a plain call of the same direction (worker → main → worker), sequential, ${size.chunk.toLocaleString('en-US')} per outer call`, 'refs:callback', size.rounds, now() - t, rows, [
+      printTable(out, `Callback round trip against a plain call of the same direction (worker → main → worker), sequential, ${size.chunk.toLocaleString('en-US')} per outer call — worker_threads`, 'refs:callback', size.rounds, now() - t, rows, [
         ['perTrip', 'µs/round trip'],
         ['rate', 'round trips/s', 0],
       ], { label: '× plain call', key: 'perTrip' })
@@ -208,7 +208,7 @@ export async function runRefsBench(opts: { quick: boolean; smoke: boolean; parts
       ]
       const t = now()
       const rows = await interleaved(entries, size.rounds, DEADLINE)
-      printTable(out, 'Stream throughput (small items: numbers) against plain calls from the main thread, worker → main', 'refs:stream', size.rounds, now() - t, rows, [
+      printTable(out, 'Stream throughput (small items: numbers) against plain calls from the main thread, worker → main — worker_threads', 'refs:stream', size.rounds, now() - t, rows, [
         ['rate', 'items/s', 0],
         ['perItem', 'µs/item', 2],
       ], { label: 'speedup vs sequential', key: 'perItem', speedup: true })
@@ -419,52 +419,3 @@ function failed(rows: EntryResult<Metrics>[]): string[] {
   return rows.filter((row) => row.error !== undefined).map((row) => `${row.label}: ${row.error}`)
 }
 
-function value(rows: EntryResult<Metrics>[], label: string, key: string): number {
-  const row = rows.find((r) => r.label === label && r.error === undefined)
-  return row === undefined ? NaN : median(row.rounds.map((m) => m[key]!))
-}
-
-function verdict(ok: boolean | undefined, by = ''): string {
-  return ok === undefined ? '–' : `${ok ? 'met' : 'MISSED'}${by ? ` (${by})` : ''}`
-}
-
-function atMost(verdicts: string[][], target: string, measured: number, limit: number): void {
-  const ok = Number.isFinite(measured) ? measured <= limit : undefined
-  verdicts.push([target, Number.isFinite(measured) ? `${measured.toFixed(2)}×` : '–', `≤ ${limit.toFixed(2)}×`, verdict(ok, ok === undefined ? '' : ok ? `${((1 - measured / limit) * 100).toFixed(0)}% under` : `${((measured / limit - 1) * 100).toFixed(0)}% over`)])
-}
-
-function atLeast(verdicts: string[][], target: string, measured: number, limit: number, unit: string): void {
-  const ok = Number.isFinite(measured) ? measured >= limit : undefined
-  verdicts.push([target, Number.isFinite(measured) ? `${measured.toFixed(2)}${unit}` : '–', `≥ ${limit.toFixed(2)}${unit}`, verdict(ok, ok === undefined ? '' : ok ? `${((measured / limit - 1) * 100).toFixed(0)}% over` : `${((1 - measured / limit) * 100).toFixed(0)}% short`)])
-}
-
-/**
- * A table of interleaved rows against the baseline row (`raw`): its ratio column is the row's `key`
- * over the baseline's (lower is better), or with `speedup` the baseline's over the row's.
- */
-function printTable(
-  out: (text?: string) => void,
-  title: string,
-  id: string,
-  rounds: number,
-  ms: number,
-  rows: EntryResult<Metrics>[],
-  columns: [key: string, label: string, digits?: number][],
-  versus: { label: string; key: string; speedup?: boolean },
-): void {
-  const agg = (row: EntryResult<Metrics>, key: string): number => median(row.rounds.map((m) => m[key]!))
-  const base = rows.find((row) => row.raw && row.error === undefined)
-  const baseValue = base === undefined ? NaN : agg(base, versus.key)
-  const body = rows.map((row) =>
-    row.error !== undefined
-      ? [row.label, ...columns.map(() => '–'), '–', `failed: ${row.error}`]
-      : [row.label, ...columns.map(([key, , digits]) => fmt(agg(row, key), digits)), versus.speedup === true ? ratio(baseValue, agg(row, versus.key)) : ratio(agg(row, versus.key), baseValue), row.note],
-  )
-  const header = ['row', ...columns.map(([, label]) => label), versus.label, 'note']
-  out(`### ${title} — worker_threads`)
-  out()
-  out(`\`${id}\` · ${rounds} interleaved rounds, medians across rounds · ${(ms / 1000).toFixed(1)} s`)
-  out()
-  out(table(header, body, header.map((_, i) => (i === 0 || i === header.length - 1 ? 'l' : 'r'))))
-  out()
-}

@@ -29,8 +29,6 @@ export interface DispatcherHost {
   scrub(error: unknown, entry: Incoming): unknown
   /** Send only name, message and code of handler errors (`errorDetail: 'minimal'`). */
   minimalErrors(): boolean
-  /** What crosses by reference (refs.ts): exported functions and objects are called through `rpc.ref.<id>...`. */
-  refs(): Refs | undefined
 }
 
 /**
@@ -46,8 +44,12 @@ export class Dispatcher {
   readonly #inbound = new Map<Id, Incoming>()
   #fallback: Handler | undefined
 
-  constructor(host: DispatcherHost, concurrency: number, maxQueue: number) {
+  /** What crosses by reference (refs.ts): exported functions and objects are called through `rpc.ref.<id>...`; undefined where the channel carries none. */
+  readonly #refs: Refs | undefined
+
+  constructor(host: DispatcherHost, concurrency: number, maxQueue: number, refs?: Refs) {
     this.#host = host
+    this.#refs = refs
     this.#pool = new HandlerPool(concurrency, maxQueue, (entry) => this.#run(entry))
   }
 
@@ -140,7 +142,7 @@ export class Dispatcher {
   #resolve(method: string): Handler | undefined {
     const handler = this.namespace.get(method)
     if (handler !== undefined) return handler
-    if (method.startsWith(RefMethod.Prefix)) return this.#host.refs()?.resolve(method)
+    if (method.startsWith(RefMethod.Prefix)) return this.#refs?.resolve(method)
     // The fallback takes unknown paths, never a path inside a handler (`fn.call`, `fn.bind`...).
     if (this.#fallback !== undefined && !method.startsWith('rpc.') && isValidPath(method) && !this.namespace.isInsideHandler(method)) return this.#fallback
     return undefined
@@ -243,7 +245,7 @@ export class Dispatcher {
         result = null
       } else {
         try {
-          const encoded = encode(value, mode, this.#host.refs())
+          const encoded = encode(value, mode, this.#refs)
           if (encoded instanceof Encoded) ({ value: result, tagged, transfer } = encoded)
         } catch (error) {
           if (error instanceof BusyError) return this.reject(id, WireCode.Busy, `Result of "${clip(entry.path)}" could not be sent: ${error.message}`)

@@ -177,7 +177,6 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
     this.#expiry = transport.capabilities?.expiry === true
     this.#dispatcher = new Dispatcher(
       {
-        refs: () => this.#refsOn,
         send: (message, transfer) => this.#sendRaw(message, transfer),
         error: (error) => this.#error(error),
         drop: () => void this.#dropped++,
@@ -189,6 +188,7 @@ export class Peer<RemoteApi = unknown, Events extends PeerEvents = PeerEvents> {
       },
       this.#options.concurrency,
       this.#options.maxQueue,
+      this.#refsOn,
     )
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve
